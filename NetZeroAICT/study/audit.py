@@ -46,13 +46,15 @@ class Leak:
 
 def _image_bytes(path: Path, count: int) -> tuple[bytes, dict]:
     """The first ``count`` bytes of the (decompressed) image and facts about its gzip wrapper."""
-    raw = path.read_bytes()[:count + 4096] if not path.name.endswith(".gz") else path.read_bytes()
+    with open(path, "rb") as handle:
+        raw = handle.read(count)
     facts = {}
     if raw[:2] == b"\x1f\x8b":
         flags, mtime = raw[3], struct.unpack("<I", raw[4:8])[0]
         facts = {"gzip_name": bool(flags & 0x08), "gzip_comment": bool(flags & 0x10), "gzip_mtime": mtime}
-        raw = gzip.decompress(raw)
-    return raw[:count], facts
+        with gzip.open(path, "rb") as handle:
+            raw = handle.read(count)
+    return raw, facts
 
 
 def nifti_header(path: Path) -> dict:

@@ -178,3 +178,23 @@ def build_package(protocol: Protocol, design: Design, out_dir: str | Path, key_p
                                            "images": sorted(codes.values())})
     key.save(key_path)
     return key
+
+
+def enrol_reader(store, package_dir: str | Path, reader_id: str) -> dict:
+    """Register the package's reader-side protocol in ``store`` and assign the reader's worklists from the
+    package (idempotent: a reader station calls it at every start). Returns the reader-side protocol."""
+    package_dir = Path(package_dir)
+    try:
+        protocol = json.loads((package_dir / "reader_protocol.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ValidationError("no readable reader_protocol.json", where=str(package_dir),
+                              hint="give the folder `study package` wrote") from None
+    worklist_path = package_dir / "worklists" / f"{reader_id}.json"
+    if not worklist_path.is_file():
+        raise ValidationError(f"no worklist for reader {reader_id!r}", where=str(package_dir / "worklists"),
+                              hint=f"readers in this package: {', '.join(r['id'] for r in protocol['readers'])}")
+    worklists = json.loads(worklist_path.read_text(encoding="utf-8"))["sessions"]
+    store.register_study(protocol)
+    for session in protocol["sessions"]:
+        store.assign(protocol["study_id"], reader_id, session["id"], worklists.get(session["id"], []))
+    return protocol
