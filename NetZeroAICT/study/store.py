@@ -320,8 +320,19 @@ class ResultsStore:
                              hint="start the session first")
         self._started.add((study_id, reader_id, session_id))
 
+    @staticmethod
+    def _is_reading(key: dict) -> list:
+        return [T.readings.c[k] == v for k, v in key.items()]
+
+    @staticmethod
+    def _spent_s(reading, now: datetime) -> float:
+        """Reading time since ``active_since`` (s), 0 when the reading is not being timed."""
+        if reading.active_since is None:
+            return 0.0
+        return max(0.0, (now - datetime.fromisoformat(reading.active_since)).total_seconds())
+
     def _reading(self, c, key: dict, lock: bool = False):
-        query = sa.select(T.readings).where(*[T.readings.c[k] == v for k, v in key.items()])
+        query = sa.select(T.readings).where(*self._is_reading(key))
         return c.execute(query.with_for_update() if lock else query).first()
 
     def _open_reading(self, c, key: dict, now: datetime):
@@ -345,8 +356,7 @@ class ResultsStore:
         with self._write() as c:
             row = self._open_reading(c, key, now)
             if row.submitted_at is None:
-                c.execute(T.readings.update().where(*[T.readings.c[k] == v for k, v in key.items()])
-                          .values(active_since=iso(now)))
+                c.execute(T.readings.update().where(*self._is_reading(key)).values(active_since=iso(now)))
 
     def _question(self, study_id: str, question_id: str) -> dict:
         question = self._definition(study_id)["questions"].get(question_id) if isinstance(question_id, str) else None
@@ -389,9 +399,9 @@ class ResultsStore:
                 c.execute(T.answers.update().where(*where).values(value=text, revision=revision, answered_at=iso(now)))
             c.execute(T.answer_revisions.insert().values(**key, question_id=question_id, revision=revision,
                                                          value=text, recorded_at=iso(now)))
-            if reading.active_since is not None and reading.active_since != iso(now):  # bank the reading time
-                spent = max(0.0, (now - datetime.fromisoformat(reading.active_since)).total_seconds())
-                c.execute(T.readings.update().where(*[T.readings.c[k] == v for k, v in key.items()])
+            spent = self._spent_s(reading, now)
+            if spent > 0:  # bank the reading time: a crash loses at most the time since the last answer
+                c.execute(T.readings.update().where(*self._is_reading(key))
                           .values(duration_s=reading.duration_s + spent, active_since=iso(now)))
         return revision
 
@@ -414,11 +424,8 @@ class ResultsStore:
             if missing:
                 raise StoreError(f"required question(s) unanswered: {', '.join(missing)}",
                                  where=f"{reader_id}/{session_id}/{item_code}", hint="answer them, then submit")
-            spent = 0.0
-            if reading.active_since is not None:
-                spent = max(0.0, (now - datetime.fromisoformat(reading.active_since)).total_seconds())
-            c.execute(T.readings.update().where(*[T.readings.c[k] == v for k, v in key.items()])
-                      .values(submitted_at=iso(now), active_since=None, duration_s=reading.duration_s + spent))
+            c.execute(T.readings.update().where(*self._is_reading(key)).values(
+                submitted_at=iso(now), active_since=None, duration_s=reading.duration_s + self._spent_s(reading, now)))
 
     # ----- reading back -------------------------------------------------------------------------------
     def answers(self, study_id: str | None = None) -> list[dict]:
