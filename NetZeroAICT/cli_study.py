@@ -156,7 +156,7 @@ def _audit(args) -> int:
 def _progress(args) -> int:
     from .study.store import ResultsStore
 
-    with ResultsStore(args.store) as store:
+    with ResultsStore(args.store, create=False) as store:
         studies = [args.study] if args.study else store.study_ids()
         rows = [{"study_id": s, **row} for s in studies for row in store.progress(s)]
     if args.json:
@@ -185,7 +185,7 @@ def _export(args) -> int:
     from .study.store import ResultsStore
 
     protocol = load_protocol(args.protocol, check_files=False)
-    with ResultsStore(args.store) as store:
+    with ResultsStore(args.store, create=False) as store:
         key = PackageKey.combine([PackageKey.load(path) for path in args.key])
         path = export_answers(store, protocol, key, args.out)
     print(f"wrote {Path(path)}")

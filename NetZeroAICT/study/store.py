@@ -131,18 +131,27 @@ def _retrying(function):
 class ResultsStore:
     """Answers of one or more studies. ``clock`` (returns an aware datetime) is injectable for tests."""
 
-    def __init__(self, url_or_path: str | Path, *, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, url_or_path: str | Path, *, clock: Callable[[], datetime] = utc_now, create: bool = True):
+        """Open the store at ``url_or_path``; ``create=False`` refuses to make a new one (for reading)."""
         self.url = store_url(url_or_path)
+        if not create and self.url.startswith("sqlite") and not Path(sa.make_url(self.url).database or "").is_file():
+            raise StoreError("no such results store", where=self.url, hint="check the path")
         self.engine = make_engine(self.url)
         self.clock = clock
         self._definitions: dict[str, dict] = {}
         self._started: set[tuple[str, str, str]] = set()
         self._write_lock = _WriteLock(self.url)
         try:
+            if not create:
+                with self._read() as connection:
+                    if not T.schema_ready(connection):
+                        raise StoreError("not a results store (its tables are missing)", where=self._safe_url(),
+                                         hint="give a store that readers' answers were saved to")
             T.create_schema(self.engine)
         except sa.exc.SQLAlchemyError as error:
-            raise StoreError(f"cannot open the results store ({error.__class__.__name__}: {error.orig if hasattr(error, 'orig') else error})",
-                             where=self._safe_url(), hint="check the path or URL and that the database is reachable") from None
+            reason = getattr(error, "orig", None) or error
+            raise StoreError(f"cannot open the results store ({type(error).__name__}: {reason})", where=self._safe_url(),
+                             hint="check the path or URL and that the database is reachable") from None
 
     @contextlib.contextmanager
     def _write(self):
