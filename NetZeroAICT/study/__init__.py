@@ -1,0 +1,1 @@
+"""Reader studies: protocol, design, blinded packages, answer store and analysis (NetZeroAICT.study.analysis)."""
