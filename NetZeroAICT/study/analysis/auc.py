@@ -70,11 +70,11 @@ def jackknife_auc(ratings: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def jackknife_covariance(jackknife_values: np.ndarray) -> np.ndarray:
     """Jackknife covariance ``(n−1)/n · Σ_k (θ_(k) − θ̄)(θ_(k) − θ̄)ᵀ`` of figures of merit.
 
-    ``jackknife_values``: (m, n_cases) leave-one-out values of m figures of merit; returns (m, m).
+    ``jackknife_values``: (..., m, n_cases) leave-one-out values of m figures of merit; returns (..., m, m).
     """
     n = jackknife_values.shape[-1]
     deviations = jackknife_values - jackknife_values.mean(axis=-1, keepdims=True)
-    return (n - 1) / n * deviations @ deviations.T
+    return (n - 1) / n * deviations @ np.swapaxes(deviations, -1, -2)
 
 
 def delong_covariance(ratings: np.ndarray, truth: np.ndarray) -> np.ndarray:
