@@ -50,7 +50,8 @@ def analyze_answers(tidy_df: pd.DataFrame, protocol_dict: dict | None = None, *,
     handlers = {
         "confidence": ("mrmc", diagnostic, lambda rows, s: _mrmc(rows, s, margin, alpha, covariance)),
         "diagnosis": ("diagnosis", diagnostic, lambda rows, s: _diagnosis(rows, s, stats_table, margin, alpha)),
-        "quality": ("quality", diagnostic, lambda rows, s: _quality(rows, s, stats_table, quality_threshold, alpha)),
+        "quality": ("quality", diagnostic,
+                    lambda rows, s: _quality(rows, s, stats_table, quality_threshold, alpha, protocol_dict)),
         "diameter": ("measurements", diagnostic,
                      lambda rows, s: measurement_agreement(rows, stats_table, s, _unit(protocol_dict, rows),
                                                            alpha)),
@@ -74,6 +75,18 @@ def analyze_answers(tidy_df: pd.DataFrame, protocol_dict: dict | None = None, *,
     results["statistics"] = stats_table.rows
     _mrmc_statistics(results, stats_table)
     return to_jsonable(results)
+
+
+def _likert_scale(protocol, rows) -> list[float] | None:
+    spec = question_spec(protocol, rows["question_id"].iloc[0])
+    if spec.get("anchors"):
+        try:
+            return sorted(float(k) for k in spec["anchors"])
+        except (TypeError, ValueError):
+            return None
+    if spec.get("min") is not None and spec.get("max") is not None:
+        return [float(v) for v in np.arange(float(spec["min"]), float(spec["max"]) + 1)]
+    return None
 
 
 def _unit(protocol, rows) -> str:
@@ -117,8 +130,8 @@ def _diagnosis(rows, section, stats_table, margin, alpha) -> dict:
     return entry
 
 
-def _quality(rows, section, stats_table, threshold, alpha) -> dict:
-    entry = likert_quality(rows, stats_table, section, threshold, alpha)
+def _quality(rows, section, stats_table, threshold, alpha, protocol) -> dict:
+    entry = likert_quality(rows, stats_table, section, threshold, alpha, _likert_scale(protocol, rows))
     entry["agreement"] = agreement_block(rows, stats_table, section, ordinal=True)
     return entry
 

@@ -25,14 +25,20 @@ AGREEMENT_LABELS = {"fleiss_kappa": "Fleiss' kappa", "icc_2_1": "ICC(2,1)",
 
 
 def likert_quality(rows: pd.DataFrame, stats_table: StatisticsTable, section: str, threshold: float = 3,
-                   alpha: float = 0.05) -> dict:
-    """Likert quality summary and synthetic-vs-real comparison of one question's prepared rows."""
+                   alpha: float = 0.05, scale: list[float] | None = None) -> dict:
+    """Likert quality summary and synthetic-vs-real comparison of one question's prepared rows.
+
+    ``scale``: every level of the Likert scale (from the protocol), so unused levels show as 0 %; default
+    1–5 when every rating lies in it.
+    """
     rows = rows[rows["number"].notna()]
     if rows.empty:
         raise AnalysisError("no numeric quality ratings", where=section)
+    if scale is None and rows["number"].between(1, 5).all() and (rows["number"] % 1 == 0).all():
+        scale = [1.0, 2.0, 3.0, 4.0, 5.0]
     out = {"method": "median [IQR]; proportion ≥ threshold with Wilson CI; paired Wilcoxon signed-rank test "
                      "on per-case means over readers", "threshold": threshold, "modalities": []}
-    levels = sorted(rows["number"].unique())
+    levels = sorted(set(rows["number"].unique()) | set(scale or ()))
     out["levels"] = [float(v) for v in levels]
     for modality, group in rows.groupby("modality"):
         values = group["number"].to_numpy(float)
