@@ -85,7 +85,7 @@ def _or_section(entry: dict, figures: _Figures, title: str) -> str:
                      f"{html.escape(ni['comparison'])} at margin {ni['margin']:g} (random readers, random cases): "
                      f"<b>{verdict}</b> — difference {ni['estimate']:.4f}, lower "
                      f"{100 * (1 - entry['alpha']):g}% limit {ni['lower']:.4f}, one-sided p = "
-                     f"{_p(ni['p_one_sided'])}.</p>")
+                     f"{_p(ni['p_one_sided'])} (level {ni['level_one_sided']:g}).</p>")
     readers = entry["readers"]
     rows = [[html.escape(r)] + [_fmt(entry["fom"][m][r]) for m in entry["modalities"]] for r in readers]
     rows.append(["<b>mean</b>"] + [f"<b>{_fmt(entry['mean_fom'][m])}</b>" for m in entry["modalities"]])
@@ -102,8 +102,12 @@ def _or_section(entry: dict, figures: _Figures, title: str) -> str:
             reason = test.get("reason") or d.get("reason")
             rows.append([name, html.escape(label), f"n/a: {html.escape(str(reason))}", "", "", "", ""])
             continue
-        df = test.get("df_den", test.get("df"))
-        statistic = f"{test['statistic']} = {test['value']:.3f}" + (f" (ddf {df:.2f})" if df is not None else "")
+        if test["statistic"] == "F":
+            df = test.get("df_den")
+            statistic = (f"F({test['df_num']}, {df:.2f}) = {test['value']:.3f}" if df is not None
+                         else f"F = {test['value']:.3f} (ddf ∞)")
+        else:
+            statistic = f"χ²({test['df']}) = {test['value']:.3f}"
         ni = a.get("noninferiority", {})
         rows.append([name, html.escape(label), statistic, _p(test["p"]),
                      f"{d['estimate']:.4f} (SE {d['se']:.4f})", _ci(d["lower"], d["upper"]),
@@ -162,7 +166,7 @@ def _agreement(entry: dict) -> str:
     for k in entry.get("kappa_real_vs_synthetic", []):
         value = _fmt(k["value"]) if k.get("estimable", True) else "n/a — " + html.escape(k["reason"])
         rows.append([html.escape(k["reader"]), "real vs synthetic (same reader)",
-                     f"Cohen's kappa ({k.get('weights', '')})", value, _ci(k.get("lower"), k.get("upper"))])
+                     f"Cohen's kappa ({'unweighted' if k.get('weights') in (None, 'none') else k['weights'] + ' weights'})", value, _ci(k.get("lower"), k.get("upper"))])
     for block in entry.get("between_readers", []):
         for key, label in (("fleiss_kappa", "Fleiss' kappa"), ("icc_2_1", "ICC(2,1)"),
                            ("krippendorff_alpha", "Krippendorff's alpha")):
