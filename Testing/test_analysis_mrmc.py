@@ -219,6 +219,9 @@ def test_cli_mrmc_prints_iowa_numbers_and_json(vandyke, tmp_path, capsys):
     assert main(["study", "mrmc", str(path)]) == 0
     out = capsys.readouterr().out
     assert "F(1, 15.26) = 4.4563, p = 0.0517" in out and "chi-square(1) = 5.4760, p = 0.0193" in out
+    assert main(["study", "mrmc", str(path), "--sizing", "--reference", "0", "--test", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "NON-INFERIOR" in out and "10 readers: 119 cases" in out
     assert main(["study", "mrmc", str(path), "--json", "--covariance", "delong"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["covariance_method"] == "delong" and data["analyses"]["RRFC"]["test"]["df_den"] == 4

@@ -25,12 +25,19 @@ _MEASUREMENT_KEYS = ("value", "diameter_mm", "length_mm", "mm", "measurement_mm"
 
 
 def read_answers(path: str | Path) -> pd.DataFrame:
-    """Read a tidy answer export (CSV) as text columns; refuse a file without the export's columns."""
+    """Read a tidy answer export (.csv, or .parquet with pyarrow) as text columns; refuse a file without the
+    export's columns."""
     path = Path(path)
     if not path.exists():
         raise AnalysisError("file not found", where=str(path), hint="give the tidy answer export (CSV)")
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if path.suffix.lower() == ".parquet":
+            table = pd.read_parquet(path).astype(str)
+        else:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except ImportError as error:
+        raise AnalysisError("reading parquet needs pyarrow, which is not installed", where=str(path),
+                            hint="export the answers as .csv") from error
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise AnalysisError(f"cannot read the answer export ({error})", where=str(path)) from error
     check_columns(table, str(path))

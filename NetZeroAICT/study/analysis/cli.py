@@ -35,6 +35,9 @@ def register_study_commands(study_subparsers) -> None:
         _common_options(mrmc)
         mrmc.add_argument("--reference", help="reference modality (default: real, else the last level)")
         mrmc.add_argument("--test", help="modality tested for non-inferiority (default: the other one)")
+        mrmc.add_argument("--sizing", action="store_true",
+                          help="also print the cases needed for 80%% non-inferiority power, using these data "
+                               "as the pilot")
         mrmc.add_argument("--json", action="store_true", help="print the result as JSON")
         mrmc.set_defaults(func=_mrmc)
     if "analyze" not in existing:
@@ -103,7 +106,24 @@ def _mrmc(args) -> int:
         return 0
     result = or_mrmc(table, covariance=args.covariance, margin=args.margin, alpha=args.alpha,
                      reference=args.reference, test=args.test, drop_incomplete=args.drop_incomplete)
-    print(json.dumps(result.to_dict(), indent=1) if args.json else result.format_text())
+    sizing = None
+    if args.sizing:
+        from .sizing import sizing_table
+
+        sizing = sizing_table(result, margin=args.margin, alpha=args.alpha / 2)
+    if args.json:
+        data = result.to_dict()
+        if sizing is not None:
+            data["sizing"] = to_jsonable(sizing)
+        print(json.dumps(data, indent=1))
+        return 0
+    print(result.format_text())
+    if sizing is not None:
+        print(f"\nCases for 80% power to show non-inferiority of {result.test} − {result.reference} at margin "
+              f"{args.margin:g} (RRRC, one-sided level {args.alpha / 2:g}, true difference 0, this study as pilot):")
+        for row in sizing:
+            print(f"  {row['n_readers']:>3} readers: " + (f"{row['n_cases']} cases" if row["n_cases"] is not None
+                                                          else row["reason"]))
     return 0
 
 

@@ -81,8 +81,9 @@ def standardise_columns(table: pd.DataFrame, columns: dict[str, str] | None = No
 def parse_truth(values: pd.Series, where: str = "truth") -> np.ndarray:
     """Truth column → bool array (abnormal = True); refuse values that are neither."""
     text = values.astype(str).str.strip().str.lower()
-    truth = text.isin(_TRUE)
-    bad = ~(truth | text.isin(_FALSE))
+    number = pd.to_numeric(text, errors="coerce")
+    truth = text.isin(_TRUE) | (number == 1)
+    bad = ~(truth | text.isin(_FALSE) | (number == 0))
     if bad.any():
         examples = ", ".join(sorted(set(values[bad].astype(str)))[:5])
         raise AnalysisError(f"truth values must be 1/0, true/false or abnormal/normal; found {examples}",
