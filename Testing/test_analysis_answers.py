@@ -163,6 +163,19 @@ def test_degenerate_study_says_what_cannot_be_estimated(tmp_path):
         assert "not estimable" in page.lower() or "n/a" in page
 
 
+def test_missing_and_constant_ratings_are_explained():
+    data = make_answers(n_readers=3, n_cases=15, seed=6)
+    confidence = data.index[(data["role"] == "confidence") & (data["reader_id"] == "dr-brown")]
+    gaps = analyze_answers(data.drop(index=confidence[:2]), PROTOCOL, n_boot=100)
+    assert gaps["mrmc"]["confidence"]["n_cases"] == 14  # case-000 lacks this reader: left out
+    assert any("left out of the MRMC analysis" in n for n in gaps["mrmc"]["confidence"]["notes"])
+    constant = data.copy()
+    constant.loc[constant["role"] == "confidence", "value"] = "3"
+    results = analyze_answers(constant, PROTOCOL, n_boot=100)
+    assert "every rating is the same" in results["mrmc"]["confidence"]["reason"]
+    _no_nan(json.dumps(results, allow_nan=False))
+
+
 def test_protocol_supplies_truth_when_the_export_has_none():
     data = make_answers(n_readers=3, n_cases=20, seed=4)
     truth = {r["case_id"]: json.loads(r["truth"]) for _, r in data[data["role"] == "confidence"].iterrows()}

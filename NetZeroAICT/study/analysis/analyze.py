@@ -16,7 +16,7 @@ from .answers import prepare_answers, question_label, question_spec
 from .auc import roc_points
 from .common import AnalysisError, StatisticsTable, to_jsonable
 from .measurements import measurement_agreement
-from .mrmc import binary_mrmc, or_mrmc
+from .mrmc import binary_mrmc, or_mrmc_arrays
 from .obuchowski_rockette import ANALYSES
 from .quality import agreement_block, likert_quality
 from .ratings import cross_ratings
@@ -64,7 +64,7 @@ def analyze_answers(tidy_df: pd.DataFrame, protocol_dict: dict | None = None, *,
             try:
                 entry = handler(rows, section)
             except AnalysisError as error:
-                entry = {"estimable": False, "reason": error.what if error.where is None else str(error)}
+                entry = {"estimable": False, "reason": str(error)}
                 stats_table.not_estimable(section, "analysis", entry["reason"])
                 notes.append(f"{section}: not estimable — {entry['reason']}")
             entry["question"] = label
@@ -105,15 +105,19 @@ def _mrmc_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _mrmc(rows, section, margin, alpha, covariance) -> dict:
-    data = _mrmc_table(rows)
-    result = or_mrmc(data, covariance=covariance, margin=margin, alpha=alpha, drop_incomplete=True)
+    crossed = cross_ratings(_mrmc_table(rows), drop_incomplete=True)
+    result = or_mrmc_arrays(crossed.ratings, crossed.truth, crossed.modalities, crossed.readers,
+                            covariance=covariance, margin=margin, alpha=alpha)
+    result.notes[:0] = crossed.notes
     entry = result.to_dict()
-    crossed = cross_ratings(data, drop_incomplete=True)
     entry["roc"] = {m: {r: dict(zip(("fpf", "tpf"), roc_points(crossed.ratings[t, i], crossed.truth)))
                         for i, r in enumerate(crossed.readers)} for t, m in enumerate(crossed.modalities)}
     entry["section"] = section
     if len(result.modalities) == 2 and len(result.readers) >= 2:
-        entry["sizing"] = sizing_table(result, margin=margin, alpha=alpha / 2)
+        try:
+            entry["sizing"] = sizing_table(result, margin=margin, alpha=alpha / 2)
+        except AnalysisError as error:
+            entry["notes"].append(f"Study sizing not possible: {error}")
     return entry
 
 

@@ -51,6 +51,10 @@ def cases_for_power(pilot, n_readers: int, margin: float = 0.05, power: float = 
         raise AnalysisError("study sizing needs a pilot with exactly 2 modalities", where="pilot")
     if n_readers < 2:
         raise AnalysisError("study sizing for random readers needs at least 2 readers", where="n_readers")
+    c = pilot.components
+    if not (c.var_error > 1e-15 or c.ms_tr > 1e-15):
+        raise AnalysisError("the pilot data show no variability, so they cannot predict a study's variance",
+                            where="pilot", hint="size the study from a pilot with varied ratings")
     if true_difference <= -margin:
         return {"n_readers": n_readers, "n_cases": None, "power": None,
                 "reason": "the assumed true difference is at or beyond the margin: no study shows non-inferiority"}
