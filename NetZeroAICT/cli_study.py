@@ -80,6 +80,10 @@ def register(subparsers) -> None:
     export.add_argument("--out", required=True, help=".csv or .parquet")
     export.set_defaults(func=_export)
 
+    from .study.analysis.cli import register_study_commands
+
+    register_study_commands(commands)  # study mrmc | analyze | report
+
 
 def _init(args) -> int:
     from .study.cases import init_study
