@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -96,13 +97,18 @@ def make_pair(indication: str, seed: int, shape_ijk: tuple | None = None, spacin
     drawn = module.draw_pathology(rng)
     chosen = drawn if pathology == "random" else (None if pathology in ("none", None) else pathology)
     canvas = Canvas(shape, spacing, rng)
-    truth = module.build(canvas, tissues, rng, chosen)
 
+    # the noise has its own generator, so it can be made in a second thread while the anatomy is painted
+    noise_rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(ind.name.encode()), 1])
     noise_cfg = module.NOISE
-    sigma = float(rng.uniform(*noise_cfg["sigma_hu"])) * (noise_cfg["reference_mm"] / spacing) ** 1.5
+    sigma = float(noise_rng.uniform(*noise_cfg["sigma_hu"])) * (noise_cfg["reference_mm"] / spacing) ** 1.5
     sigma = float(np.clip(sigma, 4.0, 60.0))
-    cutoff = float(rng.uniform(0.65, 0.9))
-    noise = ct_noise(canvas.shape, sigma, rng, kernel_cutoff=cutoff, z_correlation=float(rng.uniform(0.4, 0.7)))
+    cutoff = float(noise_rng.uniform(0.65, 0.9))
+    z_correlation = float(noise_rng.uniform(0.4, 0.7))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(ct_noise, canvas.shape, sigma, noise_rng, cutoff, z_correlation)
+        truth = module.build(canvas, tissues, rng, chosen)
+        noise = future.result()
     ncct = canvas.ncct
     ncct += noise
     del noise

@@ -55,7 +55,10 @@ class Trunk:
         """Signed distance (mm) to the surface ``depth_mm`` under the skin, for any box of coordinates."""
         rho, modulation, anterior = self._polar(x, y)
         mean_r = 0.5 * (self.a + self.b)
-        scale = np.interp(np.ravel(z), self.canvas.z, self.z_scale).reshape(np.shape(z)).astype(np.float32)
+        if np.all(self.z_scale == 1.0):           # the same section in every slice: a 2D result broadcasts
+            scale = np.float32(1.0)
+        else:
+            scale = np.interp(np.ravel(z), self.canvas.z, self.z_scale).reshape(np.shape(z)).astype(np.float32)
         return ((rho * mean_r - modulation * mean_r * scale) + depth_mm + anterior_extra_mm * anterior).astype(np.float32)
 
     def paint_layers(self, t: dict[str, Tissue], layers) -> None:
