@@ -91,7 +91,10 @@ def render_real_comparison(seed: int, out: Path) -> Path | None:
     flips = np.sign(np.diag(real.direction_lps))
     rv = real.voxels[:, :: int(flips[1]), :: int(flips[0])]
     k_real = int(rv.shape[0] * 0.62)
-    k = int(np.argmax((pair.masks["tissue"].voxels == 11).sum(axis=(1, 2))))   # the kidneys' level
+    tissue = pair.masks["tissue"].voxels
+    # the kidneys' level, through a vertebral body (not a disc)
+    middle = tissue[:, :, tissue.shape[2] // 2 - 12: tissue.shape[2] // 2 + 12]
+    k = int(np.argmax((tissue == 11).sum(axis=(1, 2)) * ((middle == 5).sum(axis=(1, 2)) > 100)))
     fig, axes = plt.subplots(1, 2, figsize=(12, 6.4), facecolor="black")
     for ax, image, h, title in ((axes[0], rv[k_real], real.spacing_mm[0], "REAL non-contrast CT (3 mm)"),
                                 (axes[1], pair.ncct.voxels[k], pair.ncct.spacing_mm[0],

@@ -149,7 +149,7 @@ def _masks(canvas: Canvas, grid: dict) -> dict[str, Volume]:
             enhancing[tissue.label] = 1
     lut["enhancing"] = enhancing
     body = np.ones(256, np.uint8)
-    body[0] = 0
+    body[[0, LABELS["table"]]] = 0
     lut["body"] = body
     masks = {name: Volume(table[labels], **grid) for name, table in lut.items()}
     # partial-volume rims and vessels thinner than a voxel enhance too: every voxel the contrast changes

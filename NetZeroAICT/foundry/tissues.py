@@ -21,7 +21,7 @@ LABELS = {
     "bowel_wall": 13, "bowel_gas": 14, "bowel_fluid": 15, "vein": 16, "lumen": 17, "wall": 18,
     "thrombus": 19, "calcium": 20, "soft_plaque": 21, "myocardium": 22, "blood_pool": 23, "flap": 24,
     "disc": 25, "csf": 26, "grey_matter": 27, "white_matter": 28, "gland": 29, "pancreas": 30,
-    "cartilage": 31, "tendon": 32, "false_lumen": 33, "lung_vessel": 34, "fluid": 35,
+    "cartilage": 31, "tendon": 32, "false_lumen": 33, "lung_vessel": 34, "fluid": 35, "table": 36,
 }
 
 #: Labels that make up each mask of a pair (besides ``pathology``, which is painted directly).
@@ -84,6 +84,7 @@ def case_tissues(indication: Indication, rng: np.random.Generator) -> tuple[dict
         "lung_vessel": Tissue(34, "lung vessel", blood, lumen * (u(0.9, 1.0) if indication.name == "pulmonary"
                                                                else u(0.45, 0.7))),
         "fluid": Tissue(35, "fluid", u(0, 15)),
+        "table": Tissue(36, "patient table", u(150, 350)),
     }
     # arterial-phase organ enhancement (HU added), modest: parenchyma lags the arterial lumen
     arterial = {"liver": u(10, 25), "spleen": u(40, 80), "kidney_cortex": u(110, 180), "kidney_medulla": u(20, 50),

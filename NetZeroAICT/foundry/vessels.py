@@ -180,3 +180,20 @@ def branch_tree(start, direction, radius_mm: float, length_mm: float, depth: int
 def flatten(tubes) -> list[Tube]:
     """All tubes of a list of trees."""
     return [t for root in tubes for t in root.walk()]
+
+
+def prune(tube: Tube, outside_mm, margin_mm: float = 1.0) -> Tube:
+    """Cut a tree where it leaves the organ it grows in: ``outside_mm(x, y, z)`` is the organ's signed
+    distance at centreline points; a tube that has been inside is cut where it gets ``margin_mm`` outside,
+    and its children after the cut are dropped. Returns the same (modified) tree."""
+    d = np.asarray(outside_mm(tube.points[:, 0].astype(np.float32), tube.points[:, 1].astype(np.float32),
+                              tube.points[:, 2].astype(np.float32))).ravel()
+    inside = np.cumsum(d < 0) > 0
+    leaving = np.nonzero(inside & (d > margin_mm))[0]
+    if len(leaving):
+        cut = max(int(leaving[0]), 2)
+        tube.points, tube.radii = tube.points[:cut], tube.radii[:cut]
+        tube.children = []
+    for child in tube.children:
+        prune(child, outside_mm, margin_mm)
+    return tube

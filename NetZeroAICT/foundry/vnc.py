@@ -6,12 +6,14 @@ fine texture are kept: only a *smooth* enhancement estimate is subtracted,
 
     vnc = ct − w · (smooth(ct) − target)
 
-where ``smooth`` is a Gaussian of about 1.5 mm, ``target`` the unenhanced HU of the class (blood 42 HU,
+where ``smooth`` is a Gaussian of about 1.5 mm (for blood, normalised to the blood core, so small vessels are not
+diluted by their surroundings), ``target`` the unenhanced HU of the class (blood 42 HU,
 parenchyma 55 HU) and ``w`` (0–1) how surely the voxel is enhanced blood or parenchyma: blood in regions (≥ 20 mm³)
-whose smoothed HU lies in 130–600, grown by two voxels with a ramp over 60–110 HU, parenchyma where it lies above 75 (ramped over 65–75),
+whose smoothed HU lies in 130–600 (core above 110 HU; a two-voxel rim loses only what it is brighter than
+blood), parenchyma where it lies above 75 (ramped over 65–75),
 never inside bone or calcium (raw > 350 HU; bone grown by 2 mm, closed over 10 mm gaps and its marrow
 filled in) nor in fat or air.
-With a lumen mask the blood class is the mask (grown by one voxel with a ramp) instead of the HU rule.
+With a lumen mask the blood core is the mask (its rim one voxel around it) instead of the HU rule.
 """
 
 from __future__ import annotations
@@ -55,29 +57,31 @@ def bone_and_calcium(ct: np.ndarray, spacing_mm) -> np.ndarray:
     return bone | calcium
 
 
-def enhancement_weights(ct: np.ndarray, spacing_mm, lumen: np.ndarray | None = None):
-    """(smooth HU, blood weight, parenchyma weight), float32 arrays (k, j, i)."""
+def blood_regions(ct: np.ndarray, spacing_mm, lumen: np.ndarray | None = None):
+    """Where enhanced blood is. Returns (smooth HU, blood core, blood region with its partial-volume rim,
+    parenchyma weight 0–1, the blood core's own smoothed HU); arrays (k, j, i)."""
     sigma = [1.5 / s for s in reversed(spacing_mm)]
     smooth = ndimage.gaussian_filter(ct.astype(np.float32), sigma=sigma)
     protected = bone_and_calcium(ct, spacing_mm)
     if lumen is not None:
-        mask = lumen > 0
-        blood = np.maximum(mask.astype(np.float32), 0.5 * ndimage.binary_dilation(mask).astype(np.float32))
-        blood *= _ramp(smooth, 60.0, 100.0)
+        core = (lumen > 0) & ~protected
+        region = ndimage.binary_dilation(core) & ~protected
     else:
-        # cores of sizeable enhanced regions (isolated bright noise is not blood), then their partial-volume
-        # rim two voxels wide, weighted by how bright the smoothed image still is there
-        core, n = ndimage.label((smooth > 130.0) & (smooth < 600.0) & ~protected)
+        # cores of sizeable enhanced regions (isolated bright noise is not blood), grown by two voxels
+        labels, n = ndimage.label((smooth > 130.0) & (smooth < 600.0) & ~protected)
         keep = np.zeros(1, bool)
         if n:
-            keep = np.bincount(core.ravel()) * float(np.prod(spacing_mm)) >= 20.0
+            keep = np.bincount(labels.ravel()) * float(np.prod(spacing_mm)) >= 20.0
             keep[0] = False
-        region = ndimage.binary_dilation(keep[core], iterations=2)
-        blood = _ramp(smooth, 60.0, 110.0) * region
-    parenchyma = _ramp(smooth, 65.0, 75.0) * (1.0 - blood)
-    for w in (blood, parenchyma):
-        w[protected] = 0.0
-    return smooth, blood, parenchyma
+        region = ndimage.binary_dilation(keep[labels], iterations=2) & ~protected
+        core = region & (smooth > 110.0)
+    parenchyma = _ramp(smooth, 65.0, 75.0)
+    parenchyma[region | protected] = 0.0
+    # the blood's own smoothed HU (normalised convolution over the core), not diluted by its surroundings
+    weight = ndimage.gaussian_filter(core.astype(np.float32), sigma=sigma)
+    blood_hu = ndimage.gaussian_filter(np.where(core, ct, 0.0).astype(np.float32), sigma=sigma) / np.maximum(weight, 1e-3)
+    blood_hu = np.where(weight > 1e-3, blood_hu, smooth)
+    return smooth, core, region, parenchyma, blood_hu
 
 
 def virtual_non_contrast(cta: Volume, lumen: Volume | None = None) -> tuple[Volume, Volume]:
@@ -91,11 +95,13 @@ def virtual_non_contrast(cta: Volume, lumen: Volume | None = None) -> tuple[Volu
         raise NetZeroAICTError("the lumen mask is not on the CT's grid", where=str(lumen.metadata.get("source", "lumen")),
                                hint="give a mask made on this CT (same size, spacing and position)")
     ct = cta.voxels.astype(np.float32)
-    smooth, blood, parenchyma = enhancement_weights(ct, cta.spacing_mm, None if lumen is None else lumen.voxels)
-    vnc = ct - blood * np.maximum(smooth - BLOOD_TARGET_HU, 0.0) \
-        - parenchyma * np.maximum(smooth - PARENCHYMA_TARGET_HU, 0.0)
-    vnc = np.where(blood + parenchyma > 0, np.rint(vnc), ct).astype(np.float32)
+    smooth, core, region, parenchyma, blood_hu = blood_regions(ct, cta.spacing_mm, None if lumen is None else lumen.voxels)
+    excess = np.maximum(blood_hu - BLOOD_TARGET_HU, 0.0)
+    # the core loses all its enhancement; its rim (partly blood) only what it is brighter than blood
+    amount = np.where(core, excess, np.where(region, np.clip(smooth - BLOOD_TARGET_HU, 0.0, excess), 0.0))
+    amount += parenchyma * np.maximum(smooth - PARENCHYMA_TARGET_HU, 0.0)
+    vnc = np.where(amount > 0, np.rint(ct - amount), ct).astype(np.float32)
     description = "SYNTHETIC virtual non-contrast (from a contrast CT)"
     out = cta.with_voxels(vnc, description=description, synthetic=True, phase="virtual_non_contrast")
-    mask = cta.with_voxels((blood >= 0.5).astype(np.uint8), description="blood found for virtual non-contrast")
+    mask = cta.with_voxels(core.astype(np.uint8), description="blood found for virtual non-contrast")
     return out, mask

@@ -40,6 +40,7 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     trunk.paint_layers(t, [(t["fat"], 2.0, 0.0), (t["muscle"], 2.0 + sc_fat, u(0, 12)),
                            (t["fat"], wall_depth, u(0, 6))])
     cavity = lambda x, y, z, margin=0.0: trunk.depth_sdf(x, y, z, wall_depth + margin)
+    common.table(canvas, t, trunk.centre[1] + b * 0.9 + u(4, 10), rng)
     body_r = (u(19, 23), u(15, 18))
     spine_y_of_z = lambda z: spine_y - 6.0 * np.exp(-((z - z_bottom - span * 0.3) / (span * 0.35)) ** 2)
 
@@ -62,7 +63,7 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     # lung bases and heart above the diaphragm
     z_d_left, med_w = z_d - u(5, 15), u(16, 24)
     floor = lambda x, y: common.diaphragm_floor(x, y, z_d, z_d_left, a - sc_fat, -b * 0.1, recess_mm=70.0)
-    heart = ((u(5, 20), -b * 0.35, z_d + u(40, 55)), (u(50, 60), u(40, 48), u(45, 55)))
+    heart = ((u(5, 20), -b * 0.5, z_d + u(40, 55)), (u(50, 60), u(34, 40), u(45, 55)))
     heart_sdf = lambda x, y, z: shapes.ellipsoid(x, y, z, *heart)
     spine_block = lambda x, y, z: shapes.ellipse_2d(x, y, (spine_x, spine_y), (body_r[0] + 6, body_r[1] + 8))
     mediastinum = lambda x, y, z: shapes.ellipse_2d(x, y, (spine_x, spine_y - b * 0.45), (med_w, b * 0.5))
@@ -124,9 +125,9 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
         [-a * 0.62, b * 0.05, z_bottom + span * 0.05], [-a * 0.65, 0.0, z_tc - 30], [-a * 0.45, -b * 0.5, z_tc],
         [0.0, -b * 0.68, z_tc - u(0, 30)], [a * 0.45, -b * 0.45, z_tc + 10], [a * 0.65, 0.0, z_tc - 20],
         [a * 0.6, b * 0.1, z_bottom + span * 0.05]]), 3.0)
-    _bowel(canvas, t, [Tube(colon, u(16, 22))], rng, gas_level=u(-0.2, 0.6), cavity=cavity)
+    _bowel(canvas, t, [Tube(colon, u(16, 22))], rng, gas_level=u(-0.2, 0.6), cavity=cavity, stool=True)
     loops = []
-    for _ in range(int(rng.integers(3, 6))):
+    for _ in range(int(rng.integers(7, 12))):
         start = (u(-a * 0.35, a * 0.35), u(-b * 0.6, -b * 0.1), u(z_bottom + 20, z_tc - 25))
         loops.append(Tube(resample(wandering_path(start, rng.normal(size=3) * (1, 1, 0.4), u(80, 140), rng, 0.22), 3.0),
                           u(9, 13)))
@@ -163,6 +164,11 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
             ("superior mesenteric artery", z_d - u(60, 70), (u(-0.1, 0.1), -1, -u(0.8, 1.6)), u(3.0, 3.8), u(70, 100))):
         p, _, _ = aorta.at(frac_of_z(z))
         tree = branch_tree(p, direction, r, length, 1, rng, tortuosity=0.07, taper=0.8, step_mm=1.5)
+        if name.startswith("superior"):      # jejunal and ileal branches fanning into the mesentery
+            for child in list(tree.children):
+                child.children = [branch_tree(child.points[len(child.points) // 2], (u(-1, 1), -u(0.2, 0.8), -u(0.2, 1)),
+                                              1.6, u(30, 45), 3, rng, tortuosity=0.1, taper=0.8, spread_rad=0.9,
+                                              step_mm=2.0, min_radius_mm=0.6) for _ in range(2)]
         tree.name = name
         branches.extend(tree.walk())
     renal_z = {}
@@ -230,7 +236,7 @@ def _hollow_organ(canvas, t, sdf_fn, lo, hi, gas_below_y):
     canvas.paint(sl, np.maximum(d + 3.0, (y - gas_below_y).astype(np.float32)), t["bowel_gas"])
 
 
-def _bowel(canvas, t, tubes, rng, gas_level: float, cavity):
+def _bowel(canvas, t, tubes, rng, gas_level: float, cavity, stool: bool = False):
     """Bowel loops inside the abdominal ``cavity`` (sdf function): wall, mottled content with gas bubbles,
     and gas anterior to a level (fraction of the radius, −1 … 1)."""
     sl, sdf = tube_sdf(canvas, tubes)
@@ -245,6 +251,9 @@ def _bowel(canvas, t, tubes, rng, gas_level: float, cavity):
     radius = float(np.median([tb.radii.mean() for tb in tubes]))
     level = centre_y + gas_level * radius + 6.0 * canvas.texture(sl, 25.0)
     canvas.paint(sl, np.maximum(sdf + 2.5, y - level), t["bowel_gas"])
+    if stool:   # faeces: mottled content with small gas bubbles
+        bubbles = (1.1 - canvas.texture(sl, 4.0)) * 4.0
+        canvas.paint(sl, np.maximum(sdf + 3.0, bubbles), t["bowel_gas"])
 
 
 def _dissection(canvas, t, aorta: Tube, rng, start: float, stop: float) -> dict:

@@ -23,6 +23,7 @@ def chest(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, heart_
     trunk = common.Trunk(canvas, body_c, (a, b), rng, flat_back=0.1)
     wall = 2.0 + sc_fat + u(10, 16)
     trunk.paint_layers(t, [(t["fat"], 2.0, 0.0), (t["muscle"], 2.0 + sc_fat, u(4, 12)), (t["fat"], wall, u(0, 5))])
+    common.table(canvas, t, body_c[1] + b * 0.92 + u(4, 10), rng)
     spine_x, spine_y = body_c[0] + u(-3, 3), body_c[1] + b * u(0.45, 0.55)
     body_r = (u(15, 18), u(13, 16))
     z0, z1 = float(canvas.z[0]), float(canvas.z[-1])

@@ -265,3 +265,20 @@ def calcified_plaques(canvas: Canvas, t: dict[str, Tissue], tube: Tube, count: i
                     hu=t["calcium"].hu * rng.uniform(0.8, 1.2))
         found.append({"centre_mm": [round(float(v), 1) for v in c], "size_mm": round(float(size * 2), 1)})
     return found
+
+
+def table(canvas: Canvas, t: dict[str, Tissue], y_top: float, rng) -> None:
+    """The patient table under a supine patient: two thin curved shells (carbon fibre) ``y_top`` mm and
+    15–25 mm below it, across the whole field of view."""
+    x = canvas.x[None, None, :]
+    sag = float(rng.uniform(1.0, 1.6)) / 1000.0                 # curvature (mm⁻¹)
+    for offset, thickness in ((0.0, 1.2), (float(rng.uniform(15, 25)), 1.0)):
+        y0 = y_top + offset
+        lo = (canvas.x[0], y0 - sag * float(canvas.x[-1]) ** 2 - 3, canvas.z[0])
+        hi = (canvas.x[-1], y0 + 3, canvas.z[-1])
+        sl = canvas.box(lo, hi)
+        if sl is None:
+            continue
+        _, y, _ = canvas.grid(sl)
+        curve = y0 - sag * x[..., sl[2]] ** 2                        # a cradle: the sides curve up
+        canvas.paint(sl, (np.abs(y - curve) - thickness).astype(np.float32), t["table"])

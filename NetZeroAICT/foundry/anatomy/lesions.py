@@ -86,14 +86,17 @@ def aneurysm(tube: Tube, at: float, length_mm: float, max_diameter_mm: float, rn
 
 def paint_vessel_tree(canvas: Canvas, t: dict[str, Tissue], tubes: list[Tube], lesions: list[Lesion] = (),
                       wall_mm: float = 1.0, lumen: Tissue | None = None, with_wall: bool = True,
-                      clots: list[Tube] = ()) -> None:
+                      clots: list[Tube] = (), region=None) -> None:
     """Paint a tree of vessels with lesions: wall, lesion filling (plaque/thrombus), intraluminal clots
-    (emboli: thrombus inside the vessel, carved out of the lumen), then the lumen."""
+    (emboli: thrombus inside the vessel, carved out of the lumen), then the lumen; all only inside
+    ``region`` (an sdf function of x, y, z) when given."""
     by_tube = {id(lesion.tube): lesion for lesion in lesions}
     sacs = [lesion.outer for lesion in lesions if lesion.kind == "aneurysm"]
     sl, sdf = tube_sdf(canvas, [*tubes, *sacs])
     if sl is None:
         return
+    if region is not None:
+        sdf = np.maximum(sdf, region(*canvas.grid(sl)))
     if with_wall:
         canvas.paint(sl, sdf - wall_mm, t["wall"])
     for lesion in lesions:
@@ -102,6 +105,8 @@ def paint_vessel_tree(canvas: Canvas, t: dict[str, Tissue], tubes: list[Tube], l
             canvas.paint(lsl, lsdf, lesion.filling, pathology=True)
     lumen_tubes = [by_tube[id(tb)].lumen if id(tb) in by_tube else tb for tb in tubes]
     lsl, lsdf = tube_sdf(canvas, lumen_tubes, sl=sl)
+    if region is not None:
+        np.maximum(lsdf, sdf, out=lsdf)
     if clots:
         csl, csdf = tube_sdf(canvas, list(clots), sl=sl)
         canvas.paint(csl, np.maximum(csdf, lsdf), t["thrombus"], pathology=True)

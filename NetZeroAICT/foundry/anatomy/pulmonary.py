@@ -11,7 +11,7 @@ import numpy as np
 
 from . import common
 from ..canvas import Canvas, Tissue
-from ..vessels import Tube, branch_tree, perpendiculars, resample, spline_through, tube_sdf
+from ..vessels import Tube, branch_tree, perpendiculars, prune, spline_through, tube_sdf
 from .chest import chest
 from .lesions import paint_vessel_tree
 
@@ -44,7 +44,7 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     u = common.uniform(rng)
     z0, z1 = float(canvas.z[0]), float(canvas.z[-1])
     span = z1 - z0
-    hc = (u(5, 20), u(-35, -20), z0 + span * u(0.3, 0.4))
+    hc = (u(5, 20), u(-35, -20), z0 + span * u(0.25, 0.32))
     parts = chest(canvas, t, rng, hc, z_diaphragm=z0 + span * u(0.08, 0.2), lung_vessels=False,
                   svc_tissue=t["right_blood_pool"])
     heart = parts["heart"]
@@ -67,27 +67,29 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
         main = Tube(path, np.linspace(r_main, r_main * 0.9, len(path)), f"{side} main pulmonary artery")
         main.generation = 0
         sign = -1.0 if side == "right" else 1.0
-        lobes = [(sign * 0.5, u(-0.1, 0.3), 1.0), (sign * 0.8, u(0.2, 0.6), -0.9), (sign * 0.6, -0.5, -0.5)]
-        if side == "left":
-            lobes = lobes[:2] + [(sign * 0.7, 0.5, -0.2)]
+        # lobar arteries fanning out through the lung: up, lateral, anterior, down and back
+        lobes = [(sign * 0.4, 0.1, 1.0), (sign * 0.9, 0.0, 0.3), (sign * 0.7, -0.6, -0.4), (sign * 0.6, 0.5, -0.9),
+                 (sign * 0.3, 0.2, -1.0), (sign * 0.8, 0.6, -0.5)]
         for direction in lobes:
-            main.children.append(_tree(end, np.array(direction, float), r_main * u(0.5, 0.62), u(28, 38), 4, rng,
-                                       side, 1, min_r))
+            tree = _tree(end, np.array(direction, float) + rng.normal(0, 0.15, 3), r_main * u(0.42, 0.52),
+                         u(30, 40), 5, rng, side, 1, min_r)
+            main.children.append(prune(tree, parts["lung_sdf"]))
         arteries.append(main)
     all_arteries = [tube for root_tube in arteries for tube in root_tube.walk()]
     # pulmonary veins: from each lung towards the left atrium (less opacified than the arteries in CTPA)
     la_c = parts["la"][0]
     veins = []
-    for side in (-1, 1):
-        for dz in (12.0, -12.0):
-            start = la_c + np.array([side * 22.0, 5.0, dz])
-            veins.append(branch_tree(start, np.array([side * 1.0, u(-0.2, 0.4), dz / 30]), u(6, 8), u(25, 35), 4, rng,
-                                     tortuosity=0.06, taper=0.82, spread_rad=0.8, step_mm=1.5, min_radius_mm=min_r))
     lung_sdf, mediastinum = parts["lung_sdf"], parts["mediastinum"]
+    for side in (-1, 1):
+        for dz in (14.0, -14.0, 0.0):
+            start = la_c + np.array([side * 22.0, 5.0, dz])
+            veins.append(prune(branch_tree(start, np.array([side * 1.0, u(-0.2, 0.4), dz / 25]), u(5, 7), u(30, 40), 5,
+                                           rng, tortuosity=0.06, taper=0.82, spread_rad=0.8, step_mm=1.5,
+                                           min_radius_mm=min_r), lung_sdf))
     vsl, vsdf = tube_sdf(canvas, [tb for v in veins for tb in v.walk()])
     if vsl is not None:
         x, y, z = canvas.grid(vsl)
-        allowed = canvas.fraction(np.minimum(lung_sdf(x, y, z), mediastinum(x, y, z)) - 1.0)
+        allowed = canvas.fraction(np.minimum(lung_sdf(x, y, z), mediastinum(x, y, z)) + 0.5)
         canvas.paint(vsl, vsdf, t["blood_pool"], within=allowed)
     # aorta at left-heart opacification
     sl, sdf = tube_sdf(canvas, [parts["aorta"]])
@@ -97,7 +99,9 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     truth = {"max_diameter_mm": round(float(2 * r_trunk), 1), "stenosis_percent": None, "location": None,
              "findings": []}
     clots, emboli = _emboli(all_arteries, rng) if pathology == "embolism" else ([], [])
-    paint_vessel_tree(canvas, t, all_arteries, wall_mm=0.6, with_wall=False, clots=clots)
+    # arteries stay in the lungs and the mediastinum (never through the chest wall or a rib)
+    inside = lambda x, y, z: np.minimum(lung_sdf(x, y, z), mediastinum(x, y, z)) - 0.5
+    paint_vessel_tree(canvas, t, all_arteries, wall_mm=0.6, with_wall=False, clots=clots, region=inside)
     if pathology == "embolism":
         truth["findings"] = emboli
         truth["location"] = ", ".join(sorted({e["vessel"] for e in emboli}))
