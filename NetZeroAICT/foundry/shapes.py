@@ -96,17 +96,3 @@ def random_rotation(rng: np.random.Generator, max_angle_rad: float) -> np.ndarra
     angle = rng.uniform(-max_angle_rad, max_angle_rad)
     k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
-
-
-def rough_section(x, y, centre, radii, harmonics) -> np.ndarray:
-    """Approximate distance to a smooth blob-shaped axial section: an ellipse whose radius is modulated by
-    ``1 + Σ a_n cos(nθ) + b_n sin(nθ)`` (``harmonics``: list of (n, a_n, b_n)); used for body outlines."""
-    dx = (x - centre[0]) / radii[0]
-    dy = (y - centre[1]) / radii[1]
-    rho = np.sqrt(dx * dx + dy * dy)
-    theta = np.arctan2(dy, dx)
-    scale = np.ones_like(theta)
-    for n, a, b in harmonics:
-        scale += a * np.cos(n * theta) + b * np.sin(n * theta)
-    mean_radius = 0.5 * (radii[0] + radii[1])
-    return ((rho - scale) * mean_radius).astype(np.float32)

@@ -55,11 +55,13 @@ class Trunk:
         """Signed distance (mm) to the surface ``depth_mm`` under the skin, for any box of coordinates."""
         rho, modulation, anterior = self._polar(x, y)
         mean_r = 0.5 * (self.a + self.b)
+        # the parts that do not depend on z first (2D for a box), then one multiply and one subtraction in 3D
+        base = (rho * mean_r + depth_mm + anterior_extra_mm * anterior).astype(np.float32)
+        edge = (modulation * mean_r).astype(np.float32)
         if np.all(self.z_scale == 1.0):           # the same section in every slice: a 2D result broadcasts
-            scale = np.float32(1.0)
-        else:
-            scale = np.interp(np.ravel(z), self.canvas.z, self.z_scale).reshape(np.shape(z)).astype(np.float32)
-        return ((rho * mean_r - modulation * mean_r * scale) + depth_mm + anterior_extra_mm * anterior).astype(np.float32)
+            return base - edge
+        scale = np.interp(np.ravel(z), self.canvas.z, self.z_scale).reshape(np.shape(z)).astype(np.float32)
+        return base - edge * scale
 
     def paint_layers(self, t: dict[str, Tissue], layers) -> None:
         """Paint skin and nested layers over the whole (still empty) volume.
@@ -233,18 +235,6 @@ def lungs(canvas: Canvas, t: dict[str, Tissue], trunk: Trunk, wall_mm: float, fl
             inside = canvas.fraction(lung_sdf(*canvas.grid(tsl)) + 1.0)
             canvas.paint(tsl, tsdf, t["lung_vessel"], within=inside)
     return lung_sdf
-
-
-def paint_vessels(canvas: Canvas, t: dict[str, Tissue], tubes, lumen: Tissue | None = None,
-                  wall_mm: float = 1.0, with_wall: bool = True):
-    """Paint tubes as vessels: a wall ``wall_mm`` thick (soft tissue), then the lumen inside it."""
-    sl, sdf = tube_sdf(canvas, tubes, radius_offset_mm=0.0)
-    if sl is None:
-        return None, None
-    if with_wall:
-        canvas.paint(sl, sdf - wall_mm, t["wall"])
-    canvas.paint(sl, sdf, lumen or t["lumen"])
-    return sl, sdf
 
 
 def calcified_plaques(canvas: Canvas, t: dict[str, Tissue], tube: Tube, count: int, rng,
