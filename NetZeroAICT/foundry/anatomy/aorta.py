@@ -74,8 +74,8 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
                 np.subtract(inner[0], inner[1]), np.add(inner[0], inner[1]))
 
     # organs
-    liver_c = (-a * u(0.3, 0.4), -b * u(0.0, 0.15), z_d - u(55, 70))
-    liver_r = (a * u(0.5, 0.6), b * u(0.6, 0.72), u(75, 95))
+    liver_c = (-a * u(0.38, 0.45), -b * u(0.0, 0.12), z_d - u(45, 60))
+    liver_r = (a * u(0.45, 0.52), b * u(0.6, 0.72), u(60, 75))
     liver_rot = shapes.random_rotation(rng, 0.25)
     liver_sdf = lambda x, y, z: shapes.intersect(shapes.rotated_ellipsoid(x, y, z, liver_c, liver_r, liver_rot),
                                                  cavity(x, y, z, 1.0), z - floor(x, y) + 3.0,

@@ -125,8 +125,8 @@ def vertebra(canvas: Canvas, t: dict[str, Tissue], centre, body_radii, height_mm
     canvas.fill(t["cortical_bone"], lambda x, y, z: shapes.intersect(
         shapes.ellipse_2d(x, y, canal_c, (ring_r + 1, ring_r)), shapes.slab(z, cz - hz * 0.7, cz + hz * 0.7)),
         ring_lo, ring_hi, hu=t["cortical_bone"].hu * 0.55)
-    spine_len = ry * 0.9
-    sp_c = (cx, canal_c[1] + ring_r + spine_len * 0.7, cz - hz * 0.3)
+    spine_len = ry * 0.65
+    sp_c = (cx, canal_c[1] + ring_r + spine_len * 0.6, cz - hz * 0.3)
     canvas.fill(t["cortical_bone"], lambda x, y, z: shapes.ellipsoid(x, y, z, sp_c, (3.5, spine_len, hz * 0.6)),
                 np.subtract(sp_c, (4, spine_len, hz)), np.add(sp_c, (4, spine_len, hz)),
                 hu=t["cortical_bone"].hu * 0.5)
