@@ -46,7 +46,12 @@ def ct_evidence(sample: np.ndarray, modality: str | None) -> tuple[bool, dict, l
                        "Hounsfield units.")
     elif lo >= 0:
         near_zero_air = float(np.mean(values < 100))
-        if near_zero_air > 0.05 and peak is not None and 900 <= peak <= 1200:
+        shifted = values[(values > 500) & (values < 2000)]
+        shifted_peak = None
+        if shifted.size >= 100:
+            hist, edges = np.histogram(shifted, bins=np.arange(500, 2001, 25))
+            shifted_peak = float(edges[np.argmax(hist)] + 12.5)
+        if near_zero_air > 0.05 and shifted_peak is not None and 874 <= shifted_peak <= 1174:
             reasons.append("Air lies near 0 and soft tissue near +1024: this looks like CT stored without its "
                            "rescale intercept (−1024); convert it to Hounsfield units first.")
         else:
