@@ -50,6 +50,8 @@ class Anatomy:
         lateral_bone_cm2: largest bone blob per slice lying more than 35 mm from the midline (iliac wings,
             femoral heads; ribs are thinner).
         trachea: True where a small pocket of pure air lies in the midline inside a narrow body (airway).
+        truncated: True where the body reaches the edge of the image over more than 10 % of the slice's
+            border (a field of view smaller than the patient: the body area is then only a lower bound).
         centre_yx: body centroid per slice in voxel units (NaN where the slice is empty).
     """
 
@@ -64,6 +66,7 @@ class Anatomy:
     leg_pair: np.ndarray
     lateral_bone_cm2: np.ndarray
     trachea: np.ndarray
+    truncated: np.ndarray
     centre_yx: np.ndarray
     lung_ml: float
 
@@ -88,10 +91,14 @@ def body_mask(hu: np.ndarray, voxel_ml: float) -> np.ndarray:
     return _fill_slices(body)
 
 
-def lung_mask(hu: np.ndarray, body: np.ndarray, voxel_ml: float) -> np.ndarray:
-    """Aerated lung: large air-filled components inside the body whose median HU is that of lung."""
-    inner_air = body & (hu < BODY_HU)
-    labels, n = ndi.label(inner_air)
+def lung_mask(hu: np.ndarray, voxel_ml: float) -> np.ndarray:
+    """Aerated lung: large air-filled components whose median HU is that of lung.
+
+    Enclosure by the body is not required, so lungs still count where a small field of view (cardiac CT)
+    cuts through the chest; air outside the patient and gas in bowel or airways have a median near
+    −1000 HU and are left out by the median test.
+    """
+    labels, n = ndi.label(hu < BODY_HU)
     if n == 0:
         return np.zeros_like(body)
     flat = labels.ravel()
@@ -171,8 +178,8 @@ def measure_anatomy(view: CanonicalView) -> Anatomy:
     """Segment the body, lungs and bone of ``view`` and measure them slice by slice."""
     hu = view.hu
     voxel_ml = view.voxel_volume_ml
-    body = body_mask(hu, voxel_ml)
-    lung = lung_mask(hu, body, voxel_ml)
+    lung = lung_mask(hu, voxel_ml)
+    body = body_mask(hu, voxel_ml) | lung
     bone = body & (hu > BONE_HU)
     area_px = body.sum(axis=(1, 2)).astype(float)
     area = area_px * view.pixel_area_cm2
@@ -181,7 +188,9 @@ def measure_anatomy(view: CanonicalView) -> Anatomy:
     leg_pair, lateral, centre = _limb_measures(body, bone, view.spacing_mm)
     trachea = _trachea(hu, body, lung, centre, view.spacing_mm)
     bone_fraction = bone.sum(axis=(1, 2)) / np.maximum(area_px, 1)
+    edges = np.concatenate([body[:, 0, :], body[:, -1, :], body[:, :, 0], body[:, :, -1]], axis=1)
+    truncated = edges.mean(axis=1) > 0.10
     return Anatomy(body=body, lung=lung, bone=bone, enclosed=enclosed, body_area_cm2=area, lung_fraction=lung_fraction,
                    bone_fraction=bone_fraction,
-                   skull_fraction=skull, leg_pair=leg_pair, lateral_bone_cm2=lateral, trachea=trachea,
+                   skull_fraction=skull, leg_pair=leg_pair, lateral_bone_cm2=lateral, trachea=trachea, truncated=truncated,
                    centre_yx=centre, lung_ml=float(lung.sum() * voxel_ml))

@@ -1,6 +1,6 @@
 """Finding the blood pool in a canonical CT view and measuring its HU.
 
-Contrast phase is read from blood, so blood has to be found without knowing the phase. Three places are
+Contrast phase is read from blood, so blood has to be found without knowing the phase. Four places are
 searched, each with its own anatomical landmark:
 
 * **Aorta** (chest, abdomen, upper pelvis): a vertical tube lying on the front or the left side of the
@@ -10,6 +10,9 @@ searched, each with its own anatomical landmark:
   holds no fat, air or cortical bone is taken as the aortic lumen. Unenhanced, that is ≈ 40 HU like the
   surrounding muscle, so the measurement reads "unenhanced" either way; enhanced, the lumen is the brightest
   homogeneous structure there.
+* **Heart and great vessels** (chest): the brightest homogeneous cylinder of each chest slice outside
+  the lungs (heart chambers, pulmonary trunk, aorta), so a pulmonary CTA whose aorta is only moderately
+  enhanced still reads as arterial.
 * **Intracranial and neck vessels** (head, neck): inside the skull, tissue brighter than any brain
   (> 120 HU) that is not bone and not next to bone is vessel or dural sinus (or a calcification, which is
   small and isolated); the fraction of such voxels and their median HU are measured.
@@ -109,49 +112,108 @@ def noise_hu(tube: dict[str, np.ndarray], body: np.ndarray) -> float:
     return float(np.percentile(tube["std"][soft], 20))
 
 
+def _lumen_candidates(tube: dict[str, np.ndarray], z: int, window, body_slice: np.ndarray,
+                      noise: float) -> np.ndarray:
+    """Where in ``window`` of slice ``z`` a 9 mm vertical cylinder could lie inside a vessel's lumen:
+    no fat, air or cortical bone in its cross-section, HU varying no more than noise allows, in-plane
+    and along 30 mm of z."""
+    homogeneous = 1.5 * noise + 8.0
+    steady = 0.5 * noise + 10.0
+    return ((tube["low"][z][window] > FAT_HU) & (tube["high"][z][window] < CORTEX_HU) & body_slice[window]
+            & (tube["std"][z][window] < homogeneous) & (tube["std_z"][z][window] < steady))
+
+
+def _summarise(site: str, values: list[float], detail: dict) -> BloodPoolMeasure:
+    if len(values) < 2:
+        return BloodPoolMeasure(site, None, len(values), detail={**detail, "reason": "no homogeneous blood pool found"})
+    q1, q3 = np.percentile(values, [25, 75])
+    return BloodPoolMeasure(site, float(np.median(values)), len(values), float(q3 - q1),
+                            detail={"slices": len(values), **detail})
+
+
+def _candidates_beside_spine(view: CanonicalView, anatomy: Anatomy, tube: dict[str, np.ndarray], z: int,
+                            noise: float) -> tuple[np.ndarray, tuple[float, float]] | None:
+    """Lumen candidates of slice ``z`` (whole slice) with the vertebral body removed, and the spine's (y, x).
+
+    The spine is located from bone that is not itself a lumen candidate (an enhanced aorta lying on the
+    midline is bright but homogeneous); the vertebral body, an ellipse centred 22 mm in front of that
+    point (20 mm deep, 22 mm to each side), is removed: cancellous bone can be as bright as enhanced
+    blood and, in the thoracic spine with its thin discs, nearly as steady along z.
+    """
+    if np.isnan(anatomy.centre_yx[z, 0]):
+        return None
+    ok = _lumen_candidates(tube, z, (slice(None), slice(None)), anatomy.body[z], noise)
+    spine = _spine(anatomy.bone[z] & ~ok, anatomy.centre_yx[z], view.spacing_mm)
+    if spine is None:
+        return None
+    spine_y, spine_x = spine
+    sy, sx = view.spacing_mm[1], view.spacing_mm[2]
+    yy, xx = np.mgrid[:ok.shape[0], :ok.shape[1]]
+    vertebral_body = (((yy - spine_y) * sy + 22.0) / 20.0) ** 2 + ((xx - spine_x) * sx / 22.0) ** 2 < 1.0
+    return ok & ~vertebral_body, (spine_y, spine_x)
+
+
 def find_aorta(view: CanonicalView, anatomy: Anatomy, trunk: np.ndarray,
                tube: dict[str, np.ndarray], noise: float) -> BloodPoolMeasure:
     """Measure the aortic lumen on the trunk slices (``trunk``: bool per z slice).
 
     ``tube`` is :func:`tube_statistics` of the view, ``noise`` the image noise from :func:`noise_hu`.
+    The search box runs from 70 mm in front of to 10 mm behind the spine, and from 15 mm right to
+    55 mm left of it; the vertebral bodies fail the "steady along z" test (bodies and discs alternate).
     """
-    hu = view.hu
     sy, sx = view.spacing_mm[1], view.spacing_mm[2]
-    mean, std, std_z, low, high = (tube[k] for k in ("mean", "std", "std_z", "low", "high"))
-    homogeneous = 1.5 * noise + 8.0  # a lumen varies no more than noise does
-    steady = 0.5 * noise + 10.0  # nor does its mean along 30 mm of the vessel
     values, offsets = [], []
     for z in np.flatnonzero(trunk):
-        if np.isnan(anatomy.centre_yx[z, 0]):
+        located = _candidates_beside_spine(view, anatomy, tube, z, noise)
+        if located is None:
             continue
-        spine = _spine(anatomy.bone[z], anatomy.centre_yx[z], view.spacing_mm)
-        if spine is None:
-            continue
-        spine_y, spine_x = spine
-        y0, y1 = max(0, int(spine_y - 70.0 / sy)), int(spine_y + 10.0 / sy)
-        x0, x1 = max(0, int(spine_x - 15.0 / sx)), int(spine_x + 55.0 / sx)
-        window = (slice(y0, y1 + 1), slice(x0, x1 + 1))
-        yy, xx = np.mgrid[window]
-        # the vertebral body: an ellipse 25 mm in front of the spinal canal, 20 mm deep and 24 mm to each side
-        vertebral_body = ((yy - spine_y) * sy + 25.0) ** 2 / 20.0 ** 2 + ((xx - spine_x) * sx) ** 2 / 24.0 ** 2 < 1.0
-        ok = ((low[z][window] > FAT_HU) & (high[z][window] < CORTEX_HU) & anatomy.body[z][window]
-              & (std[z][window] < homogeneous) & (std_z[z][window] < steady) & ~vertebral_body)
+        ok, (spine_y, spine_x) = located
+        yy, xx = np.mgrid[:ok.shape[0], :ok.shape[1]]
+        ok &= ((yy - spine_y) * sy >= -70.0) & ((yy - spine_y) * sy <= 10.0) \
+            & ((xx - spine_x) * sx >= -15.0) & ((xx - spine_x) * sx <= 55.0)
         if not ok.any():
             continue
-        score = np.where(ok, mean[z][window], -np.inf)
+        score = np.where(ok, tube["mean"][z], -np.inf)
         best = np.unravel_index(np.argmax(score), score.shape)
-        values.append(float(mean[z][window][best]))
-        offsets.append(((yy[best] - spine_y) * sy, (xx[best] - spine_x) * sx))
-    if len(values) < 2:
-        return BloodPoolMeasure("aorta", None, len(values), detail={"reason": "no vertebral column or aortic lumen found"})
-    values = np.array(values)
-    offsets = np.array(offsets)
-    q1, q3 = np.percentile(values, [25, 75])
-    return BloodPoolMeasure(
-        "aorta", float(np.median(values)), len(values), float(q3 - q1),
-        detail={"slices": len(values),
-                "noise_hu": round(noise, 1), "offset_from_spine_mm": {"anterior": round(float(-np.median(offsets[:, 0])), 1),
-                                            "left": round(float(np.median(offsets[:, 1])), 1)}})
+        values.append(float(score[best]))
+        offsets.append(((best[0] - spine_y) * sy, (best[1] - spine_x) * sx))
+    detail = {"noise_hu": round(noise, 1)}
+    if offsets:
+        offsets = np.array(offsets)
+        detail["offset_from_spine_mm"] = {"anterior": round(float(-np.median(offsets[:, 0])), 1),
+                                          "left": round(float(np.median(offsets[:, 1])), 1)}
+    return _summarise("aorta", values, detail)
+
+
+def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: np.ndarray,
+                                 tube: dict[str, np.ndarray], noise: float) -> BloodPoolMeasure:
+    """The brightest homogeneous blood pool of each chest slice: heart chambers, pulmonary arteries, aorta.
+
+    Searched in the mediastinum: between the leftmost and rightmost lung, behind the front of the lungs
+    and in front of the spine (chest wall, costal cartilage and vertebral body stay out), on slices where
+    lung fills at least 15 % of the section. In a pulmonary CTA the pulmonary trunk and right heart are brighter than the aorta, in an aortic CTA
+    the reverse; either way the brightest lumen of the mediastinum tells the phase. Reported HU: the
+    75th percentile over the chest slices (the bolus fills some vessels on some slices only).
+    """
+    values = []
+    for z in np.flatnonzero(chest):
+        located = _candidates_beside_spine(view, anatomy, tube, z, noise)
+        if located is None:
+            continue
+        ok, (spine_y, _) = located
+        if anatomy.lung_fraction[z] < 0.15:
+            continue
+        lung_y, lung_x = np.nonzero(anatomy.lung[z])
+        mediastinum = np.zeros_like(ok)
+        mediastinum[lung_y.min():max(lung_y.min(), int(spine_y - 10.0 / view.spacing_mm[1])),
+                    lung_x.min():lung_x.max() + 1] = True
+        ok = ok & mediastinum & ~anatomy.lung[z]
+        if ok.any():
+            values.append(float(tube["mean"][z][ok].max()))
+    measure = _summarise("heart_and_great_vessels", values, {"noise_hu": round(noise, 1)})
+    if measure.hu is not None:
+        measure.hu = float(np.percentile(values, 75))
+    return measure
 
 
 #: Enhanced blood lies in this HU range (below, unenhanced tissue; above, bone or metal).

@@ -101,6 +101,8 @@ def characterise(volume_or_path, *, series_uid: str | None = None) -> Characteri
     trunk = np.isin(per_slice, (_CHEST, _ABDOMEN, _PELVIS))
     if trunk.any():
         measures.append(bloodpool.find_aorta(view, anatomy, trunk, tube, noise))
+    if (per_slice == _CHEST).any():
+        measures.append(bloodpool.find_heart_and_great_vessels(view, anatomy, per_slice == _CHEST, tube, noise))
     if (per_slice == _HEAD).any():
         measures.append(bloodpool.find_intracranial(view, anatomy, per_slice == _HEAD))
     if (per_slice == _NECK).any():
