@@ -19,6 +19,8 @@ from .canonical import CanonicalView
 BODY_HU = -400.0
 #: Above this a voxel is bone (or calcification, or dense contrast).
 BONE_HU = 250.0
+#: Above this a voxel is cortical bone: denser than any contrast-filled lumen (which stays below ~650 HU).
+DENSE_BONE_HU = 700.0
 #: Median HU range of an air-filled structure inside the body that is lung (aerated parenchyma with its
 #: vessels); gas in bowel, stomach or trachea has a median near −1000.
 LUNG_MEDIAN_HU = (-975.0, -550.0)
@@ -39,10 +41,13 @@ class Anatomy:
     Attributes:
         body: filled body outline (table, head holder and outside air removed).
         lung: aerated lung.
-        bone: voxels above :data:`BONE_HU` inside the body.
+        bone: voxels above :data:`BONE_HU` inside the body (includes a contrast-filled lumen).
+        dense_bone: voxels above :data:`DENSE_BONE_HU` (cortical bone, never contrast).
+        skeleton: connected pieces of ``bone`` that hold some ``dense_bone`` (bones, not enhanced vessels).
         body_area_cm2: body cross-section per slice.
         lung_fraction: lung area / body area per slice.
         bone_fraction: bone area / body area per slice.
+        ring_filled: closed bone rings with everything they enclose (skull and contents on head slices).
         enclosed: voxels enclosed by a closed ring of bone in their slice (the skull's contents on head
             slices; the marrow of long bones and vertebrae elsewhere).
         skull_fraction: area enclosed by a closed bone ring and holding brain-like tissue / body area.
@@ -58,6 +63,9 @@ class Anatomy:
     body: np.ndarray
     lung: np.ndarray
     bone: np.ndarray
+    dense_bone: np.ndarray
+    skeleton: np.ndarray
+    ring_filled: np.ndarray
     enclosed: np.ndarray
     body_area_cm2: np.ndarray
     lung_fraction: np.ndarray
@@ -111,13 +119,13 @@ def lung_mask(hu: np.ndarray, voxel_ml: float) -> np.ndarray:
     return np.isin(labels, keep)
 
 
-def _skull_contents(hu: np.ndarray, bone: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _skull_contents(hu: np.ndarray, bone: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(per slice: brain-like tissue enclosed by a closed ring of bone as a fraction of the body area,
-    mask of everything enclosed by closed bone rings)."""
+    mask of what closed bone rings enclose, the same with the rings themselves)."""
     ring_closed = ndi.binary_closing(bone, structure=_IN_PLANE, iterations=1)
-    enclosed = _fill_slices(ring_closed) & ~ring_closed
-    brain = enclosed & (hu >= BRAIN_HU[0]) & (hu <= BRAIN_HU[1])
-    return brain.sum(axis=(1, 2)) / np.maximum(area, 1), enclosed
+    filled = _fill_slices(ring_closed)
+    brain = filled & ~ring_closed & (hu >= BRAIN_HU[0]) & (hu <= BRAIN_HU[1])
+    return brain.sum(axis=(1, 2)) / np.maximum(area, 1), filled & ~ring_closed, filled
 
 
 def _limb_measures(body: np.ndarray, bone: np.ndarray, spacing_mm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -184,13 +192,20 @@ def measure_anatomy(view: CanonicalView) -> Anatomy:
     area_px = body.sum(axis=(1, 2)).astype(float)
     area = area_px * view.pixel_area_cm2
     lung_fraction = lung.sum(axis=(1, 2)) / np.maximum(area_px, 1)
-    skull, enclosed = _skull_contents(hu, bone, area_px)
+    dense_bone = body & (hu > DENSE_BONE_HU)
+    skull, enclosed, ring_filled = _skull_contents(hu, bone, area_px)
+    # bone proper: pieces above BONE_HU that hold cortical bone somewhere (a contrast-filled lumen does not)
+    labels, n = ndi.label(bone)
+    has_cortex = np.zeros(n + 1, dtype=bool)
+    has_cortex[np.unique(labels[dense_bone])] = True
+    has_cortex[0] = False
+    skeleton = has_cortex[labels]
     leg_pair, lateral, centre = _limb_measures(body, bone, view.spacing_mm)
     trachea = _trachea(hu, body, lung, centre, view.spacing_mm)
     bone_fraction = bone.sum(axis=(1, 2)) / np.maximum(area_px, 1)
     edges = np.concatenate([body[:, 0, :], body[:, -1, :], body[:, :, 0], body[:, :, -1]], axis=1)
     truncated = edges.mean(axis=1) > 0.10
-    return Anatomy(body=body, lung=lung, bone=bone, enclosed=enclosed, body_area_cm2=area, lung_fraction=lung_fraction,
+    return Anatomy(body=body, lung=lung, bone=bone, dense_bone=dense_bone, skeleton=skeleton, ring_filled=ring_filled, enclosed=enclosed, body_area_cm2=area, lung_fraction=lung_fraction,
                    bone_fraction=bone_fraction,
                    skull_fraction=skull, leg_pair=leg_pair, lateral_bone_cm2=lateral, trachea=trachea, truncated=truncated,
                    centre_yx=centre, lung_ml=float(lung.sum() * voxel_ml))

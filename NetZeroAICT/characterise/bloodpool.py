@@ -16,8 +16,8 @@ searched, each with its own anatomical landmark:
 * **Intracranial and neck vessels** (head, neck): inside the skull, tissue brighter than any brain
   (> 120 HU) that is not bone and not next to bone is vessel or dural sinus (or a calcification, which is
   small and isolated); the fraction of such voxels and their median HU are measured.
-* **Limb arteries** (legs): in each leg, homogeneous bright spots in the soft tissue away from the femur or
-  tibia.
+* **Neck and limb arteries** (neck, legs): long, thin pieces of enhanced tissue away from cortical bone
+  and marrow (carotids, vertebral, femoral, popliteal and tibial arteries).
 
 Each finder returns a :class:`BloodPoolMeasure` with the HU it read, how many slices or millilitres it rests
 on, and where it looked; :mod:`.contrast` turns these into a phase and a confidence.
@@ -33,6 +33,8 @@ from scipy import ndimage as ndi
 from .anatomy import Anatomy
 from .canonical import CanonicalView
 
+_IN_PLANE_CROSS = np.zeros((3, 3, 3), dtype=bool)
+_IN_PLANE_CROSS[1] = ndi.generate_binary_structure(2, 1)
 #: Cortical bone: a cylinder touching voxels above this is not blood.
 CORTEX_HU = 700.0
 #: Fat or air: a cylinder touching voxels below this is not (wholly) inside a vessel.
@@ -182,7 +184,12 @@ def find_aorta(view: CanonicalView, anatomy: Anatomy, trunk: np.ndarray,
         offsets = np.array(offsets)
         detail["offset_from_spine_mm"] = {"anterior": round(float(-np.median(offsets[:, 0])), 1),
                                           "left": round(float(np.median(offsets[:, 1])), 1)}
-    return _summarise("aorta", values, detail)
+    measure = _summarise("aorta", values, detail)
+    if measure.hu is not None:
+        # the upper quartile: slices where a flap, thrombus or partial filling hides the bright lumen
+        # from the homogeneity test must not pull an enhanced aorta down to unenhanced values
+        measure.hu = float(np.percentile(values, 75))
+    return measure
 
 
 def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: np.ndarray,
@@ -193,7 +200,7 @@ def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: n
     and in front of the spine (chest wall, costal cartilage and vertebral body stay out), on slices where
     lung fills at least 15 % of the section. In a pulmonary CTA the pulmonary trunk and right heart are brighter than the aorta, in an aortic CTA
     the reverse; either way the brightest lumen of the mediastinum tells the phase. Reported HU: the
-    75th percentile over the chest slices (the bolus fills some vessels on some slices only).
+    90th percentile over the chest slices (the bolus fills some vessels on some slices only).
     """
     values = []
     for z in np.flatnonzero(chest):
@@ -212,36 +219,51 @@ def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: n
             values.append(float(tube["mean"][z][ok].max()))
     measure = _summarise("heart_and_great_vessels", values, {"noise_hu": round(noise, 1)})
     if measure.hu is not None:
-        measure.hu = float(np.percentile(values, 75))
+        measure.hu = float(np.percentile(values, 90))
     return measure
 
 
 #: Enhanced blood lies in this HU range (below, unenhanced tissue; above, bone or metal).
 ENHANCED_HU = (130.0, 700.0)
+#: A small artery: an enhanced piece at least this long along z …
+MIN_VESSEL_LENGTH_MM = 30.0
+#: … whose median HU is at most this (calcified arterial walls, partly sampled, read 500–700 HU) …
+MAX_LUMEN_MEDIAN_HU = 500.0
+#: … and no wider on average than this (cm² per slice; a carotid or femoral artery is about 0.5 cm²).
+MAX_VESSEL_SECTION_CM2 = 3.0
 
 
 def find_intracranial(view: CanonicalView, anatomy: Anatomy, head: np.ndarray) -> BloodPoolMeasure:
     """Enhanced vessels and sinuses inside the skull on the head slices (``head``: bool per z slice).
 
-    The skull's contents are eroded by 6 mm so that bone partly filling a voxel near the skull (thick
-    slices, tilt) is not read as contrast. Voxels in :data:`ENHANCED_HU` there are vessels, dural
-    sinuses or calcifications; calcifications (pineal, choroid plexus) are few, compact and mostly
-    brighter than 300 HU when sampled, while contrast fills a branching tree and the sinuses.
+    The skull's contents (what its ring encloses, plus bright pieces there that hold no cortical bone:
+    contrast-filled vessels) are eroded by 7 mm in-plane so that the diploe and bone partly filling a
+    voxel near the skull (thick slices, tilt) are not read as contrast. Voxels in :data:`ENHANCED_HU`
+    there are vessels, dural sinuses or calcifications; calcifications (pineal, choroid plexus) are few, compact and mostly
+    brighter than 300 HU when sampled, while contrast fills a branching tree and the sinuses. A slice where
+    more than 15 % of the contents is that bright cuts bone tangentially (skull base) and is left out.
     """
-    inside = anatomy.enclosed & head[:, None, None]
-    inside = ndi.binary_erosion(inside, structure=np.ones((1, 5, 5), dtype=bool), iterations=1)
+    contents = anatomy.enclosed | (anatomy.ring_filled & anatomy.bone & ~anatomy.skeleton)
+    inside = contents & head[:, None, None]
+    steps = max(1, int(round(7.0 / min(view.spacing_mm[1:]))))
+    inside = ndi.binary_erosion(inside, structure=_IN_PLANE_CROSS, iterations=steps)
+    bright_mask = inside & (view.hu >= ENHANCED_HU[0]) & (view.hu <= ENHANCED_HU[1])
+    per_slice = bright_mask.sum(axis=(1, 2)) / np.maximum(inside.sum(axis=(1, 2)), 1)
+    plate = per_slice > 0.15  # a slice cutting the skull base or a bony plate tangentially, not vessels
+    inside &= ~plate[:, None, None]
     hu = view.hu[inside]
     if hu.size * view.voxel_volume_ml < 20.0:
         return BloodPoolMeasure("intracranial", None, 0.0, detail={"reason": "no skull contents found"})
-    bright = hu[(hu >= ENHANCED_HU[0]) & (hu <= ENHANCED_HU[1])]
+    bright = view.hu[bright_mask & inside]
     fraction = bright.size / hu.size
     brain = float(np.median(hu))
     detail = {"intracranial_ml": round(hu.size * view.voxel_volume_ml, 1), "brain_hu": round(brain, 1),
               "enhanced_fraction": round(fraction, 5)}
     if bright.size < 5:
         return BloodPoolMeasure("intracranial", None, hu.size * view.voxel_volume_ml, detail=detail)
-    q1, q3 = np.percentile(bright, [25, 75])
-    return BloodPoolMeasure("intracranial", float(np.median(bright)), hu.size * view.voxel_volume_ml,
+    q1, q3, q9 = np.percentile(bright, [25, 75, 90])
+    # small vessels are mostly partial volume at this resolution: their brightest tenth shows the lumen
+    return BloodPoolMeasure("intracranial", float(q9), hu.size * view.voxel_volume_ml,
                             float(q3 - q1), detail=detail)
 
 
@@ -249,26 +271,36 @@ def find_vessel_tubes(view: CanonicalView, anatomy: Anatomy, slices: np.ndarray,
                       noise: float) -> BloodPoolMeasure:
     """Enhanced arteries too small for the aorta's 9 mm cylinder (neck, limbs), on the slices ``slices``.
 
-    A vessel running along z keeps its HU for 30 mm where a single voxel line is followed; bone keeps
-    changing (cortex, marrow, vertebral bodies and discs), and is excluded anyway with everything a closed bone ring encloses
-    and 3 mm around it. Counts voxels of :data:`ENHANCED_HU` whose 30 mm z-line mean is also enhanced and
-    steady (varying along z by no more than ``noise`` allows); reports their volume (ml) as support and
-    their median HU.
+    Enhanced voxels (:data:`ENHANCED_HU`) away from bones (pieces holding cortical bone) and marrow are grouped into 3D
+    connected pieces (26-connected, so oblique vessels stay whole); a piece that runs at least
+    :data:`MIN_VESSEL_LENGTH_MM` along z with a mean cross-section of at most
+    :data:`MAX_VESSEL_SECTION_CM2` is an artery (a vertebral body is wider, and discs cut it short).
+    Reports the arteries' volume (ml) as support, the fraction of the searched soft tissue they fill and
+    their 90th-percentile HU (most of a thin vessel's voxels are partly outside its lumen). ``noise`` is unused here but kept for a uniform signature.
     """
     hu = view.hu
-    nz = min(max(3, int(round(30.0 / view.spacing_mm[0])) | 1), hu.shape[0])
-    line_mean = ndi.uniform_filter1d(hu, nz, axis=0, mode="nearest")
-    line_std = np.sqrt(np.maximum(ndi.uniform_filter1d(hu * hu, nz, axis=0, mode="nearest") - line_mean ** 2, 0))
-    bony = ndi.binary_dilation(anatomy.bone | anatomy.enclosed, structure=np.ones((1, 3, 3), dtype=bool))
-    candidate = (slices[:, None, None] & anatomy.body & ~bony
-                 & (hu >= ENHANCED_HU[0]) & (hu <= ENHANCED_HU[1])
-                 & (line_mean >= ENHANCED_HU[0]) & (line_std < 1.5 * noise + 0.1 * line_mean))
-    soft = slices[:, None, None] & anatomy.body & ~bony & (hu > -30) & (hu < ENHANCED_HU[1])
-    volume_ml = float(candidate.sum() * view.voxel_volume_ml)
+    bony = ndi.binary_dilation(anatomy.skeleton | anatomy.enclosed, structure=np.ones((1, 3, 3), dtype=bool))
+    searched = slices[:, None, None] & anatomy.body & ~bony
+    bright = searched & (hu >= ENHANCED_HU[0]) & (hu <= ENHANCED_HU[1])
+    soft = searched & (hu > -30) & (hu < ENHANCED_HU[1])
+    labels, n = ndi.label(bright, structure=np.ones((3, 3, 3), dtype=bool))
+    vessel = np.zeros_like(bright)
+    if n:
+        objects = ndi.find_objects(labels)
+        counts = np.bincount(labels.ravel(), minlength=n + 1)
+        for index, box in enumerate(objects, start=1):
+            length_mm = (box[0].stop - box[0].start) * view.spacing_mm[0]
+            section_cm2 = counts[index] * view.pixel_area_cm2 / max(box[0].stop - box[0].start, 1)
+            if length_mm >= MIN_VESSEL_LENGTH_MM and section_cm2 <= MAX_VESSEL_SECTION_CM2:
+                piece = labels[box] == index
+                if np.median(hu[box][piece]) <= MAX_LUMEN_MEDIAN_HU:  # brighter: calcified wall, not lumen
+                    vessel[box] |= piece
+    volume_ml = float(vessel.sum() * view.voxel_volume_ml)
     detail = {"enhanced_ml": round(volume_ml, 2),
-              "enhanced_fraction_of_soft_tissue": round(float(candidate.sum() / max(soft.sum(), 1)), 5)}
-    if candidate.sum() < 5:
+              "enhanced_fraction_of_soft_tissue": round(float(vessel.sum() / max(soft.sum(), 1)), 5)}
+    if vessel.sum() < 5:
         return BloodPoolMeasure(site, None, volume_ml, detail=detail)
-    values = hu[candidate]
-    q1, q3 = np.percentile(values, [25, 75])
-    return BloodPoolMeasure(site, float(np.median(values)), volume_ml, float(q3 - q1), detail=detail)
+    values = hu[vessel]
+    q1, q3, q9 = np.percentile(values, [25, 75, 90])
+    # thin vessels are mostly partial volume at this resolution: their brightest tenth shows the lumen
+    return BloodPoolMeasure(site, float(q9), volume_ml, float(q3 - q1), detail=detail)

@@ -21,9 +21,10 @@ CONFIDENT_MARGIN_HU = 40.0
 #: and below which they are not (calcifications alone stay below).
 INTRACRANIAL_ENHANCED_FRACTION = 0.004
 INTRACRANIAL_PLAIN_FRACTION = 0.0015
-#: Neck and limbs: enhanced steady voxels, as a fraction of the soft tissue searched.
-TUBES_ENHANCED_FRACTION = 0.002
-TUBES_PLAIN_FRACTION = 0.0005
+#: Neck and limbs: long thin enhanced pieces, as a fraction of the soft tissue searched (calcified
+#: arteries on a non-contrast CT stay below the lower bound, a contrast-filled tree above the upper).
+TUBES_ENHANCED_FRACTION = 0.003
+TUBES_PLAIN_FRACTION = 0.001
 
 
 def _margin_confidence(distance_hu: float) -> float:
@@ -50,7 +51,8 @@ def _from_fraction(measure: BloodPoolMeasure, key: str, enhanced: float, plain: 
             phase, confidence = "venous_or_later", 0.55
         strength = float(np.clip(fraction / (2 * enhanced), 0.5, 1.0))
         return phase, min(confidence, 0.95) * strength + 0.5 * (1 - strength), (
-            f"{where}: {100 * fraction:.2f}% of the tissue searched is enhanced, median {measure.hu:.0f} HU")
+            f"{where}: {100 * fraction:.2f}% of the tissue searched is enhanced, up to {measure.hu:.0f} HU "
+            "(90th percentile)")
     if fraction <= plain:
         return "non_contrast", 0.8 - 0.2 * fraction / plain, (
             f"{where}: only {100 * fraction:.2f}% of the tissue searched is brighter than unenhanced blood")
