@@ -43,7 +43,10 @@ class Anatomy:
         lung: aerated lung.
         bone: voxels above :data:`BONE_HU` inside the body (includes a contrast-filled lumen).
         dense_bone: voxels above :data:`DENSE_BONE_HU` (cortical bone, never contrast).
-        skeleton: connected pieces of ``bone`` that hold some ``dense_bone`` (bones, not enhanced vessels).
+        skeleton: connected pieces of ``bone`` that hold some ``dense_bone`` (bones; an enhanced lumen
+            joins one only where it touches a bone).
+        near_cortex: ``bone`` within 8 mm in-plane of ``dense_bone`` (bones; of a touching lumen only the
+            part next to the bone).
         body_area_cm2: body cross-section per slice.
         lung_fraction: lung area / body area per slice.
         bone_fraction: bone area / body area per slice.
@@ -65,6 +68,7 @@ class Anatomy:
     bone: np.ndarray
     dense_bone: np.ndarray
     skeleton: np.ndarray
+    near_cortex: np.ndarray
     ring_filled: np.ndarray
     enclosed: np.ndarray
     body_area_cm2: np.ndarray
@@ -194,18 +198,21 @@ def measure_anatomy(view: CanonicalView) -> Anatomy:
     lung_fraction = lung.sum(axis=(1, 2)) / np.maximum(area_px, 1)
     dense_bone = body & (hu > DENSE_BONE_HU)
     skull, enclosed, ring_filled = _skull_contents(hu, bone, area_px)
-    # bone proper: pieces above BONE_HU that hold cortical bone somewhere (a contrast-filled lumen does not)
+    # bone proper: pieces above BONE_HU that hold cortical bone somewhere (a contrast-filled lumen does not,
+    # unless it touches a bone), and bright voxels within 8 mm in-plane of cortical bone
     labels, n = ndi.label(bone)
     has_cortex = np.zeros(n + 1, dtype=bool)
     has_cortex[np.unique(labels[dense_bone])] = True
     has_cortex[0] = False
     skeleton = has_cortex[labels]
+    reach = max(1, int(round(8.0 / min(view.spacing_mm[1:]))))
+    near_cortex = bone & ndi.binary_dilation(dense_bone, structure=_IN_PLANE, iterations=reach)
     leg_pair, lateral, centre = _limb_measures(body, bone, view.spacing_mm)
     trachea = _trachea(hu, body, lung, centre, view.spacing_mm)
     bone_fraction = bone.sum(axis=(1, 2)) / np.maximum(area_px, 1)
     edges = np.concatenate([body[:, 0, :], body[:, -1, :], body[:, :, 0], body[:, :, -1]], axis=1)
     truncated = edges.mean(axis=1) > 0.10
-    return Anatomy(body=body, lung=lung, bone=bone, dense_bone=dense_bone, skeleton=skeleton, ring_filled=ring_filled, enclosed=enclosed, body_area_cm2=area, lung_fraction=lung_fraction,
+    return Anatomy(body=body, lung=lung, bone=bone, dense_bone=dense_bone, skeleton=skeleton, near_cortex=near_cortex, ring_filled=ring_filled, enclosed=enclosed, body_area_cm2=area, lung_fraction=lung_fraction,
                    bone_fraction=bone_fraction,
                    skull_fraction=skull, leg_pair=leg_pair, lateral_bone_cm2=lateral, trachea=trachea, truncated=truncated,
                    centre_yx=centre, lung_ml=float(lung.sum() * voxel_ml))

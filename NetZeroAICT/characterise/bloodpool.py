@@ -69,6 +69,7 @@ def tube_statistics(hu: np.ndarray, spacing_mm) -> dict[str, np.ndarray]:
     """Local statistics at every voxel that tell a vertical tube of blood from its neighbours.
 
     Returns arrays of ``hu``'s shape: ``mean`` and ``std`` of HU in a 9 × 9 mm by 15 mm tall box,
+    ``mean_xy`` and ``std_xy`` in its 9 × 9 mm cross-section alone,
     ``low`` and ``high`` (minimum, maximum) over its 9 × 9 mm cross-section, and ``std_z``, how much the
     9 × 9 mm in-plane mean varies along 30 mm of z (small in a vessel, large along the vertebral column,
     where bodies and discs alternate).
@@ -84,9 +85,12 @@ def tube_statistics(hu: np.ndarray, spacing_mm) -> dict[str, np.ndarray]:
     mean_long = ndi.uniform_filter(in_plane, size=(nz_long, 1, 1), mode="nearest")
     square_long = ndi.uniform_filter(in_plane * in_plane, size=(nz_long, 1, 1), mode="nearest")
     std_z = np.sqrt(np.maximum(square_long - mean_long * mean_long, 0.0))
+    square_xy = ndi.uniform_filter(hu * hu, size=(1, ny, nx), mode="nearest")
+    std_xy = np.sqrt(np.maximum(square_xy - in_plane * in_plane, 0.0))
     low = ndi.minimum_filter(hu, size=(1, ny, nx), mode="nearest")
     high = ndi.maximum_filter(hu, size=(1, ny, nx), mode="nearest")
-    return {"mean": mean, "std": std, "std_z": std_z, "low": low, "high": high}
+    return {"mean": mean, "std": std, "std_z": std_z, "low": low, "high": high, "mean_xy": in_plane,
+            "std_xy": std_xy}
 
 
 def _spine(bone_slice: np.ndarray, centre_yx, spacing_mm) -> tuple[float, float] | None:
@@ -148,11 +152,14 @@ def _candidates_beside_spine(view: CanonicalView, anatomy: Anatomy, tube: dict[s
     spine = _spine(anatomy.bone[z] & ~ok, anatomy.centre_yx[z], view.spacing_mm)
     if spine is None:
         return None
-    spine_y, spine_x = spine
-    sy, sx = view.spacing_mm[1], view.spacing_mm[2]
-    yy, xx = np.mgrid[:ok.shape[0], :ok.shape[1]]
-    vertebral_body = (((yy - spine_y) * sy + 22.0) / 20.0) ** 2 + ((xx - spine_x) * sx / 22.0) ** 2 < 1.0
-    return ok & ~vertebral_body, (spine_y, spine_x)
+    return ok & ~_vertebral_body(ok.shape, spine, view.spacing_mm), spine
+
+
+def _vertebral_body(shape, spine, spacing_mm) -> np.ndarray:
+    """Mask of one slice: an ellipse centred 22 mm in front of the spine point, 20 mm deep, 22 mm wide."""
+    (spine_y, spine_x), sy, sx = spine, spacing_mm[1], spacing_mm[2]
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    return (((yy - spine_y) * sy + 22.0) / 20.0) ** 2 + ((xx - spine_x) * sx / 22.0) ** 2 < 1.0
 
 
 def find_aorta(view: CanonicalView, anatomy: Anatomy, trunk: np.ndarray,
@@ -197,26 +204,34 @@ def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: n
     """The brightest homogeneous blood pool of each chest slice: heart chambers, pulmonary arteries, aorta.
 
     Searched in the mediastinum: between the leftmost and rightmost lung, behind the front of the lungs
-    and in front of the spine (chest wall, costal cartilage and vertebral body stay out), on slices where
-    lung fills at least 15 % of the section. In a pulmonary CTA the pulmonary trunk and right heart are brighter than the aorta, in an aortic CTA
-    the reverse; either way the brightest lumen of the mediastinum tells the phase. Reported HU: the
+    and in front of the spine (chest wall, costal cartilage and vertebral body stay out), away from bone
+    (sternum, spine), on slices where lung fills at least 15 % of the section. In a pulmonary CTA the
+    pulmonary trunk and right heart are brighter than the aorta, in an aortic CTA the reverse; either way the brightest lumen of the mediastinum tells the phase. Reported HU: the
     90th percentile over the chest slices (the bolus fills some vessels on some slices only).
     """
     values = []
     for z in np.flatnonzero(chest):
-        located = _candidates_beside_spine(view, anatomy, tube, z, noise)
-        if located is None:
-            continue
-        ok, (spine_y, _) = located
         if anatomy.lung_fraction[z] < 0.15:
             continue
+        if np.isnan(anatomy.centre_yx[z, 0]):
+            continue
+        spine = _spine(anatomy.bone[z] & ~_lumen_candidates(tube, z, (slice(None), slice(None)), anatomy.body[z],
+                                                           noise), anatomy.centre_yx[z], view.spacing_mm)
+        # a cardiac field of view may leave the spine out: then the mediastinum reaches the image's back
+        spine_y = spine[0] if spine is not None else anatomy.body.shape[1] + 10.0 / view.spacing_mm[1]
         lung_y, lung_x = np.nonzero(anatomy.lung[z])
-        mediastinum = np.zeros_like(ok)
+        mediastinum = np.zeros_like(anatomy.lung[z])
         mediastinum[lung_y.min():max(lung_y.min(), int(spine_y - 10.0 / view.spacing_mm[1])),
                     lung_x.min():lung_x.max() + 1] = True
-        ok = ok & mediastinum & ~anatomy.lung[z]
+        bones = ndi.binary_dilation(anatomy.near_cortex[z], iterations=1)  # sternum, spine: never a chamber
+        # chambers and the pulmonary trunk run obliquely: homogeneous in the slice is enough here
+        flat = ((tube["low"][z] > FAT_HU) & (tube["high"][z] < CORTEX_HU)
+                & (tube["std_xy"][z] < 1.5 * noise + 8.0) & anatomy.body[z])
+        ok = flat & mediastinum & ~anatomy.lung[z] & ~bones
+        if spine is not None:
+            ok &= ~_vertebral_body(ok.shape, spine, view.spacing_mm)
         if ok.any():
-            values.append(float(tube["mean"][z][ok].max()))
+            values.append(float(tube["mean_xy"][z][ok].max()))
     measure = _summarise("heart_and_great_vessels", values, {"noise_hu": round(noise, 1)})
     if measure.hu is not None:
         measure.hu = float(np.percentile(values, 90))

@@ -23,8 +23,8 @@ INTRACRANIAL_ENHANCED_FRACTION = 0.004
 INTRACRANIAL_PLAIN_FRACTION = 0.0015
 #: Neck and limbs: long thin enhanced pieces, as a fraction of the soft tissue searched (calcified
 #: arteries on a non-contrast CT stay below the lower bound, a contrast-filled tree above the upper).
-TUBES_ENHANCED_FRACTION = 0.003
-TUBES_PLAIN_FRACTION = 0.001
+TUBES_ENHANCED_FRACTION = 0.0012
+TUBES_PLAIN_FRACTION = 0.0004
 
 
 def _margin_confidence(distance_hu: float) -> float:
