@@ -282,16 +282,15 @@ def find_intracranial(view: CanonicalView, anatomy: Anatomy, head: np.ndarray) -
                             float(q3 - q1), detail=detail)
 
 
-def find_vessel_tubes(view: CanonicalView, anatomy: Anatomy, slices: np.ndarray, site: str,
-                      noise: float) -> BloodPoolMeasure:
+def find_vessel_tubes(view: CanonicalView, anatomy: Anatomy, slices: np.ndarray, site: str) -> BloodPoolMeasure:
     """Enhanced arteries too small for the aorta's 9 mm cylinder (neck, limbs), on the slices ``slices``.
 
-    Enhanced voxels (:data:`ENHANCED_HU`) away from bones (pieces holding cortical bone) and marrow are grouped into 3D
-    connected pieces (26-connected, so oblique vessels stay whole); a piece that runs at least
+    Enhanced voxels (:data:`ENHANCED_HU`) away from bones (pieces holding cortical bone) and marrow are
+    grouped into 3D connected pieces (26-connected, so oblique vessels stay whole); a piece that runs at least
     :data:`MIN_VESSEL_LENGTH_MM` along z with a mean cross-section of at most
     :data:`MAX_VESSEL_SECTION_CM2` is an artery (a vertebral body is wider, and discs cut it short).
     Reports the arteries' volume (ml) as support, the fraction of the searched soft tissue they fill and
-    their 90th-percentile HU (most of a thin vessel's voxels are partly outside its lumen). ``noise`` is unused here but kept for a uniform signature.
+    their 90th-percentile HU (most of a thin vessel's voxels are partly outside its lumen).
     """
     hu = view.hu
     bony = ndi.binary_dilation(anatomy.skeleton | anatomy.enclosed, structure=np.ones((1, 3, 3), dtype=bool))
