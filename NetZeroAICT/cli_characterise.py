@@ -33,7 +33,8 @@ def register(subparsers) -> None:
 
 
 def _print_characterisation(data: dict) -> None:
-    rows = [("CT", "yes" if data["is_ct"] else "no"), ("phase", f"{data['phase']} (confidence {data['phase_confidence']:.2f})"),
+    rows = [("CT", "yes" if data["is_ct"] else "no"),
+            ("phase", f"{data['phase']} (confidence {data['phase_confidence']:.2f})"),
             ("blood pool", f"{data['blood_pool_hu']} HU" if data["blood_pool_hu"] is not None else "not measured"),
             ("regions", ", ".join(data["regions"]) or "none recognised"),
             ("region extent", ", ".join(f"{k} {v:.0f} mm" for k, v in data["region_extent_mm"].items()) or "-"),

@@ -212,7 +212,8 @@ def measure_anatomy(view: CanonicalView) -> Anatomy:
     bone_fraction = bone.sum(axis=(1, 2)) / np.maximum(area_px, 1)
     edges = np.concatenate([body[:, 0, :], body[:, -1, :], body[:, :, 0], body[:, :, -1]], axis=1)
     truncated = edges.mean(axis=1) > 0.10
-    return Anatomy(body=body, lung=lung, bone=bone, dense_bone=dense_bone, skeleton=skeleton, near_cortex=near_cortex, ring_filled=ring_filled, enclosed=enclosed, body_area_cm2=area, lung_fraction=lung_fraction,
-                   bone_fraction=bone_fraction,
-                   skull_fraction=skull, leg_pair=leg_pair, lateral_bone_cm2=lateral, trachea=trachea, truncated=truncated,
+    return Anatomy(body=body, lung=lung, bone=bone, dense_bone=dense_bone, skeleton=skeleton,
+                   near_cortex=near_cortex, ring_filled=ring_filled, enclosed=enclosed, body_area_cm2=area,
+                   lung_fraction=lung_fraction, bone_fraction=bone_fraction, skull_fraction=skull,
+                   leg_pair=leg_pair, lateral_bone_cm2=lateral, trachea=trachea, truncated=truncated,
                    centre_yx=centre, lung_ml=float(lung.sum() * voxel_ml))

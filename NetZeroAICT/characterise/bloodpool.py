@@ -206,8 +206,10 @@ def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: n
     Searched in the mediastinum: between the leftmost and rightmost lung, behind the front of the lungs
     and in front of the spine (chest wall, costal cartilage and vertebral body stay out), away from bone
     (sternum, spine), on slices where lung fills at least 15 % of the section. In a pulmonary CTA the
-    pulmonary trunk and right heart are brighter than the aorta, in an aortic CTA the reverse; either way the brightest lumen of the mediastinum tells the phase. Reported HU: the
-    90th percentile over the chest slices (the bolus fills some vessels on some slices only).
+    pulmonary trunk and right heart are brighter than the aorta, in an aortic CTA the reverse; either
+    way the brightest lumen of the mediastinum tells the phase. Chambers and the pulmonary trunk run
+    obliquely, so only homogeneity within the slice is asked. Reported HU: the 90th percentile over the
+    chest slices (the bolus fills some vessels on some slices only).
     """
     values = []
     for z in np.flatnonzero(chest):
@@ -224,7 +226,6 @@ def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: n
         mediastinum[lung_y.min():max(lung_y.min(), int(spine_y - 10.0 / view.spacing_mm[1])),
                     lung_x.min():lung_x.max() + 1] = True
         bones = ndi.binary_dilation(anatomy.near_cortex[z], iterations=1)  # sternum, spine: never a chamber
-        # chambers and the pulmonary trunk run obliquely: homogeneous in the slice is enough here
         flat = ((tube["low"][z] > FAT_HU) & (tube["high"][z] < CORTEX_HU)
                 & (tube["std_xy"][z] < 1.5 * noise + 8.0) & anatomy.body[z])
         ok = flat & mediastinum & ~anatomy.lung[z] & ~bones
@@ -254,9 +255,10 @@ def find_intracranial(view: CanonicalView, anatomy: Anatomy, head: np.ndarray) -
     The skull's contents (what its ring encloses, plus bright pieces there that hold no cortical bone:
     contrast-filled vessels) are eroded by 7 mm in-plane so that the diploe and bone partly filling a
     voxel near the skull (thick slices, tilt) are not read as contrast. Voxels in :data:`ENHANCED_HU`
-    there are vessels, dural sinuses or calcifications; calcifications (pineal, choroid plexus) are few, compact and mostly
-    brighter than 300 HU when sampled, while contrast fills a branching tree and the sinuses. A slice where
-    more than 15 % of the contents is that bright cuts bone tangentially (skull base) and is left out.
+    there are vessels, dural sinuses or calcifications; calcifications (pineal, choroid plexus) are few,
+    compact and mostly brighter than 300 HU when sampled, while contrast fills a branching tree and the
+    sinuses. A slice where more than 15 % of the contents is that bright cuts bone tangentially (skull
+    base) and is left out.
     """
     contents = anatomy.enclosed | (anatomy.ring_filled & anatomy.bone & ~anatomy.skeleton)
     inside = contents & head[:, None, None]

@@ -1,8 +1,8 @@
 """A small, patient-oriented copy of a volume that every measurement of characterisation works on.
 
 Characterising a CT needs anatomy at a coarse scale only (organs, aorta, lungs, skull), so the voxels are
-subsampled to about :data:`TARGET_SPACING_MM` (no finer than the input) and reordered so that the array axes point the same way for
-every input, whatever the file's orientation:
+subsampled to about :data:`TARGET_SPACING_MM` (never finer than the input) and reordered so that the array
+axes point the same way for every input, whatever the file's orientation:
 
     canonical[z, y, x]:  z grows towards the head (Superior), y towards the back (Posterior),
                          x towards the patient's Left — LPS with the slice axis first.

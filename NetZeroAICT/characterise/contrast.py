@@ -59,7 +59,8 @@ def _from_fraction(measure: BloodPoolMeasure, key: str, enhanced: float, plain: 
     return "unknown", 0.3, f"{where}: {100 * fraction:.2f}% of the tissue searched is enhanced, too little to decide"
 
 
-def decide_phase(measures: list[BloodPoolMeasure], agent_stated: bool | None) -> tuple[str, float, float | None, list[str]]:
+def decide_phase(measures: list[BloodPoolMeasure],
+                 agent_stated: bool | None) -> tuple[str, float, float | None, list[str]]:
     """Combine blood-pool measurements into (phase, confidence, blood_pool_hu, evidence sentences).
 
     The large blood pools (aorta, heart and great vessels) are preferred where found on 3 slices or more,

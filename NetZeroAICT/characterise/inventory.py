@@ -156,7 +156,9 @@ def _characterise_item(root: Path, item: InventoryItem) -> None:
         item.status, item.error = "error", error.what
         return
     except (RuntimeError, ValueError, OSError, MemoryError) as error:  # anything a damaged file can raise
-        item.status, item.error = "error", f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
+        message = str(error).strip()
+        item.status = "error"
+        item.error = f"{type(error).__name__}: {message.splitlines()[-1] if message else 'unreadable'}"
         return
     item.characterisation = result.to_dict()
     item.suggested_indication = suggest_indication(result)

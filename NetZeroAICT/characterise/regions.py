@@ -1,9 +1,9 @@
 """Which body regions a CT covers, from anatomy measured slice by slice.
 
 Each canonical slice gets a score for each region (head, neck, chest, abdomen, pelvis, legs) from what is
-measured in it: a skull enclosing brain, or the dense bone of skull base and face (head), a narrow section with an airway and no lung or skull (neck),
-aerated lung filling a good part of the section (chest), a wide section without lung or pelvic bone
-(abdomen), thick bone lateral to the spine such as iliac wings and femoral heads (pelvis), two separate
+measured in it: a skull enclosing brain, or the dense bone of skull base and face (head), a narrow section
+with an airway and no lung or skull (neck), aerated lung filling a good part of the section (chest), a
+wide section without lung or pelvic bone (abdomen), thick bone lateral to the spine such as iliac wings and femoral heads (pelvis), two separate
 limbs side by side (legs). The body's order from head to feet is then imposed exactly: the labelling of all
 slices that respects the order head → neck → chest → abdomen → pelvis → legs (regions may be absent) and
 has the highest total score is found by dynamic programming. This removes isolated misreadings (a bowel
@@ -40,19 +40,18 @@ def slice_scores(anatomy: Anatomy, spacing_mm) -> np.ndarray:
     scores = np.zeros((area.size, len(BODY_REGIONS)))
     head, neck, chest, abdomen, pelvis, leg = range(6)
     narrow = (area < 330.0) & ~anatomy.truncated  # a cut-off body is no narrower than it looks
-    lungs = lung > 0.15
+    skull_seen = skull > 0.25
     bony = anatomy.bone_fraction > 0.12  # skull base and face: much more bone than a neck's vertebra
-    scores[:, head] = np.where(skull > 0.25, 2.0, np.where(narrow & ((skull > 0.05) | bony), 1.0, -1.0)) \
-        + np.where(area > 450.0, -3.0, 0.0)
-    scores[:, neck] = np.where(narrow & (skull < 0.1) & (lung < 0.05) & ~bony, 0.5, -0.5) + np.where(trachea & (lung < 0.1), 1.0, 0.0) \
-        - np.where(skull > 0.25, 2.0, 0.0)
+    scores[:, head] = np.where(skull_seen, 2.0, np.where(narrow & ((skull > 0.05) | bony), 1.0, -1.0))
+    scores[:, head] -= np.where(area > 450.0, 3.0, 0.0)
+    scores[:, neck] = np.where(narrow & (skull < 0.1) & (lung < 0.05) & ~bony, 0.5, -0.5)
+    scores[:, neck] += np.where(trachea & (lung < 0.1), 1.0, 0.0)
     scores[:, chest] = np.where(lung > 0.15, 2.0, np.where((lung > 0.06) & ~narrow, 0.0, -1.0))
-    scores[:, abdomen] = np.where((lung < 0.05) & ~narrow & (lateral < 5.0), 1.0, np.where(narrow, -1.0, 0.0)) \
-        - np.where(skull > 0.25, 2.0, 0.0)
-    scores[:, pelvis] = np.where((lateral >= 5.0) & (lung < 0.03) & ~narrow, 1.5, -0.5) - np.where(skull > 0.25, 2.0, 0.0)
+    scores[:, abdomen] = np.where((lung < 0.05) & ~narrow & (lateral < 5.0), 1.0, np.where(narrow, -1.0, 0.0))
+    scores[:, pelvis] = np.where((lateral >= 5.0) & (lung < 0.03) & ~narrow, 1.5, -0.5)
     scores[:, leg] = np.where(legs, 2.0, -2.0)
-    scores[:, [head, neck]] -= np.where(lungs, 2.0, 0.0)[:, None]
-    scores[:, [chest, abdomen, pelvis, leg]] -= np.where(skull > 0.25, 2.0, 0.0)[:, None]
+    scores[:, [head, neck]] -= np.where(lung > 0.15, 2.0, 0.0)[:, None]  # lungs: not head or neck
+    scores[:, neck:] -= np.where(skull_seen, 2.0, 0.0)[:, None]  # a skull: head only
     return scores
 
 
