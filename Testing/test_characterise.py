@@ -26,6 +26,8 @@ def test_real_ncct_is_non_contrast_abdomen_and_pelvis(ncct_result):
     assert c.is_ct
     assert c.phase == "non_contrast" and c.phase_confidence >= 0.8
     assert 20.0 <= c.blood_pool_hu <= 80.0  # unenhanced blood ≈ 40 HU
+    liver = next(m for m in c.blood_pool if m["site"] == "liver")
+    assert 30.0 <= liver["hu"] <= 65.0  # unenhanced liver ≈ 46 HU
     assert {"abdomen", "pelvis"} <= set(c.regions)
     assert not {"head", "neck", "legs"} & set(c.regions)
     assert suggest_indication(c) == "aorta"
@@ -36,6 +38,9 @@ def test_real_cect_dicom_is_contrast_enhanced_with_header_facts(cect_dicom_path)
     assert c.is_ct and c.contrast_enhanced
     assert c.phase == "venous_or_later"  # portal-venous: liver ≈ 105 HU, aorta ≈ 150 HU
     assert c.blood_pool_hu > 120.0
+    liver = next(m for m in c.blood_pool if m["site"] == "liver")
+    assert liver["hu"] >= 90.0  # portal-venous liver ≈ 105 HU
+    assert any("portal-venous" in e for e in c.phase_evidence)
     assert c.regions == ["abdomen"]
     assert c.dicom["manufacturer"] == "SIEMENS" and c.dicom["kvp"] == "120"
     assert c.dicom["contrast_agent"] == "APPLIED" and c.dicom["kernel"].startswith("Br38f")

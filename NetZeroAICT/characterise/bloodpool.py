@@ -1,6 +1,6 @@
 """Finding the blood pool in a canonical CT view and measuring its HU.
 
-Contrast phase is read from blood, so blood has to be found without knowing the phase. Four places are
+Contrast phase is read from blood, so blood has to be found without knowing the phase. Five places are
 searched, each with its own anatomical landmark:
 
 * **Aorta** (chest, abdomen, upper pelvis): a vertical tube lying on the front or the left side of the
@@ -16,6 +16,8 @@ searched, each with its own anatomical landmark:
 * **Intracranial and neck vessels** (head, neck): inside the skull, tissue brighter than any brain
   (> 120 HU) that is not bone and not next to bone is vessel or dural sinus (or a calcification, which is
   small and isolated); the fraction of such voxels and their median HU are measured.
+* **Liver** (upper abdomen): not blood, but its parenchyma enhances late, so it tells a portal-venous
+  phase from an arterial or delayed one.
 * **Neck and limb arteries** (neck, legs): long, thin pieces of enhanced tissue away from cortical bone
   and marrow (carotids, vertebral, femoral, popliteal and tibial arteries).
 
@@ -237,6 +239,44 @@ def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: n
     if measure.hu is not None:
         measure.hu = float(np.percentile(values, 90))
     return measure
+
+
+#: Smallest homogeneous right-upper-quadrant organ taken for the liver, in millilitres.
+MIN_LIVER_ML = 300.0
+
+
+def find_liver(view: CanonicalView, anatomy: Anatomy, slices: np.ndarray,
+               tube: dict[str, np.ndarray], noise: float) -> BloodPoolMeasure:
+    """The liver's parenchyma: the largest homogeneous soft-tissue organ on the patient's right side.
+
+    On ``slices`` (upper abdomen, lower chest), voxels right of the midline and no further back than 10 mm
+    behind the body's centre (kidneys and back muscles lie behind) whose 9 mm cross-section holds
+    no fat, air or bone and varies no more than noise are grouped in 3D; the largest group of at least
+    :data:`MIN_LIVER_ML` is the liver. Unenhanced it reads 45–65 HU, in the arterial phase 60–80, in the
+    portal-venous phase 100–130: it tells a portal-venous from an arterial or delayed phase.
+    """
+    hu = view.hu
+    organ = np.zeros(hu.shape, dtype=bool)
+    for z in np.flatnonzero(slices):
+        cy, cx = anatomy.centre_yx[z]
+        if np.isnan(cx):
+            continue
+        right = np.zeros(hu.shape[1:], dtype=bool)  # right of the midline, in front of the kidneys
+        right[:max(0, int(cy + 10.0 / view.spacing_mm[1])), :max(0, int(cx - 10.0 / view.spacing_mm[2]))] = True
+        organ[z] = (right & anatomy.body[z] & ~anatomy.lung[z] & (tube["low"][z] > FAT_HU)
+                    & (tube["high"][z] < 300.0) & (tube["std_xy"][z] < 1.5 * noise + 8.0)
+                    & (tube["mean_xy"][z] > 0.0) & (tube["mean_xy"][z] < 200.0))
+    labels, n = ndi.label(organ)
+    if n == 0:
+        return BloodPoolMeasure("liver", None, 0.0, detail={"reason": "no liver found"})
+    sizes = np.bincount(labels.ravel())[1:] * view.voxel_volume_ml
+    largest = int(np.argmax(sizes)) + 1
+    if sizes[largest - 1] < MIN_LIVER_ML:
+        return BloodPoolMeasure("liver", None, float(sizes[largest - 1]), detail={"reason": "no liver found"})
+    values = tube["mean_xy"][labels == largest]
+    q1, q3 = np.percentile(values, [25, 75])
+    return BloodPoolMeasure("liver", float(np.median(values)), float(sizes[largest - 1]), float(q3 - q1),
+                            detail={"volume_ml": round(float(sizes[largest - 1]), 1)})
 
 
 #: Enhanced blood lies in this HU range (below, unenhanced tissue; above, bone or metal).

@@ -17,6 +17,8 @@ from .bloodpool import BloodPoolMeasure
 ENHANCED_FROM_HU = 100.0
 ARTERIAL_FROM_HU = 230.0
 CONFIDENT_MARGIN_HU = 40.0
+#: Liver parenchyma at or above this HU is enhanced as in the portal-venous phase (unenhanced 45–65 HU).
+LIVER_PORTAL_HU = 90.0
 #: Intracranial: fraction of the skull's contents in the enhanced range above which vessels are enhanced,
 #: and below which they are not (calcifications alone stay below).
 INTRACRANIAL_ENHANCED_FRACTION = 0.004
@@ -59,12 +61,30 @@ def _from_fraction(measure: BloodPoolMeasure, key: str, enhanced: float, plain: 
     return "unknown", 0.3, f"{where}: {100 * fraction:.2f}% of the tissue searched is enhanced, too little to decide"
 
 
+def _weigh_liver(liver_hu: float, phase: str, confidence: float, evidence: list[str]) -> tuple[str, float]:
+    """Let the liver's enhancement confirm or question the phase read from the blood pool."""
+    enhanced = liver_hu >= LIVER_PORTAL_HU
+    sentence = f"liver parenchyma {liver_hu:.0f} HU"
+    if phase == "venous_or_later" and enhanced:
+        evidence.append(sentence + ", enhanced as in the portal-venous phase")
+        return phase, 1.0 - (1.0 - confidence) * 0.7
+    if phase == "non_contrast" and enhanced:
+        evidence.append(sentence + ", brighter than an unenhanced liver (or iron or amiodarone deposits)")
+        return phase, confidence * 0.8
+    if phase == "unknown" and enhanced:
+        evidence.append(sentence + ", enhanced: contrast has been given")
+        return "venous_or_later", 0.6
+    evidence.append(sentence + (", enhanced" if enhanced else ", not yet enhanced"))
+    return phase, confidence
+
+
 def decide_phase(measures: list[BloodPoolMeasure],
                  agent_stated: bool | None) -> tuple[str, float, float | None, list[str]]:
     """Combine blood-pool measurements into (phase, confidence, blood_pool_hu, evidence sentences).
 
     The large blood pools (aorta, heart and great vessels) are preferred where found on 3 slices or more,
     the brighter of the two deciding; then the skull's contents; then the arteries of the neck and limbs.
+    The liver's parenchyma, where found, confirms a portal-venous phase or questions a non-contrast one.
     Without any, the phase is 'unknown'.
     """
     evidence: list[str] = []
@@ -106,6 +126,9 @@ def decide_phase(measures: list[BloodPoolMeasure],
             decided = True
         elif not decided:
             phase, confidence = site_phase, site_confidence
+    liver = by_site.get("liver")
+    if liver is not None and liver.hu is not None:
+        phase, confidence = _weigh_liver(liver.hu, phase, confidence, evidence)
     if agent_stated is not None and phase != "unknown":
         agrees = (phase != "non_contrast") == agent_stated
         if agrees:

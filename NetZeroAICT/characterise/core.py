@@ -104,6 +104,9 @@ def characterise(volume_or_path, *, series_uid: str | None = None) -> Characteri
         measures.append(bloodpool.find_aorta(view, anatomy, trunk, tube, noise))
         if (per_slice == _CHEST).any():
             measures.append(bloodpool.find_heart_and_great_vessels(view, anatomy, per_slice == _CHEST, tube, noise))
+        upper_abdomen = (per_slice == _ABDOMEN) | ((per_slice == _CHEST) & (anatomy.lung_fraction < 0.3))
+        if upper_abdomen.any():
+            measures.append(bloodpool.find_liver(view, anatomy, upper_abdomen, tube, noise))
     if (per_slice == _HEAD).any():
         measures.append(bloodpool.find_intracranial(view, anatomy, per_slice == _HEAD))
     if (per_slice == _NECK).any():
