@@ -61,8 +61,8 @@ def _coverage_warnings(c: Characterisation, indication) -> list[str]:
         return [f"The field of view does not cover the {indication.label.lower()} indication's regions "
                 f"({_join(indication.regions)}): it shows {found}, so the vessels of interest "
                 f"({_join(indication.vessels)}) are not in the image."]
-    return [f"The field of view does not cover the {_join(missing)} (it shows {found}); the "
-            f"{indication.label.lower()} vessels there will be missing from the synthetic angiogram."]
+    return [f"The field of view does not cover the {_join(missing)} (it shows {found}), so the synthetic "
+            f"angiogram will lack the {indication.label.lower()} there."]
 
 
 def _spacing_warnings(c: Characterisation) -> list[str]:
