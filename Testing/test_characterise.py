@@ -153,3 +153,17 @@ def test_result_is_json_serialisable(ncct_result):
     assert data["phase"] == "non_contrast" and data["contrast_enhanced"] is False
     assert set(data) >= {"is_ct", "ct_evidence", "phase", "phase_confidence", "blood_pool_hu", "regions",
                          "spacing_mm", "slice_thickness_mm", "dicom"}
+
+
+def test_contradicting_sites_lower_a_non_contrast_reading():
+    from NetZeroAICT.characterise.bloodpool import BloodPoolMeasure
+    from NetZeroAICT.characterise.contrast import decide_phase
+
+    aorta = BloodPoolMeasure("aorta", 45.0, 40, 5.0)
+    plain = BloodPoolMeasure("neck_arteries", None, 0.0, detail={"enhanced_fraction_of_soft_tissue": 0.0})
+    bright = BloodPoolMeasure("neck_arteries", 420.0, 6.0, 40.0, detail={"enhanced_fraction_of_soft_tissue": 0.02})
+    assert decide_phase([aorta, plain], None)[:2] == ("non_contrast", 0.95)
+    phase, confidence, _, evidence = decide_phase([aorta, bright], None)
+    assert phase == "non_contrast" and confidence <= 0.55 and "neck arteries" in evidence[-1]
+    assert decide_phase([bright], None)[0] == "arterial"
+    assert decide_phase([], None)[0] == "unknown"
