@@ -129,7 +129,10 @@ def test_spacing_checks(ncct):
 
 def test_synthetic_input_is_flagged(ncct):
     synthetic = ncct.with_voxels(ncct.voxels, description="SYNTHETIC digital contrast (aorta) m v1")
-    assert any("SYNTHETIC" in w for w in check_input(synthetic, "aorta").warnings)
+    assert any("synthetic angiogram" in w for w in check_input(synthetic, "aorta").warnings)
+    phantom = ncct.with_voxels(ncct.voxels, description="SYNTHETIC phantom (aorta) seed 1", synthetic=True)
+    check = check_input(phantom, "aorta")
+    assert check.characterisation.synthetic and not any("synthetic" in w for w in check.warnings)
 
 
 def _regions(*regions: str) -> Characterisation:

@@ -283,8 +283,8 @@ def find_liver(view: CanonicalView, anatomy: Anatomy, slices: np.ndarray,
 ENHANCED_HU = (130.0, 700.0)
 #: A small artery: an enhanced piece at least this long along z …
 MIN_VESSEL_LENGTH_MM = 30.0
-#: … whose median HU is at most this (calcified arterial walls, partly sampled, read 500–700 HU) …
-MAX_LUMEN_MEDIAN_HU = 500.0
+#: … whose median HU is at most this (a contrast-filled lumen reads 250–600 HU; calcified walls more) …
+MAX_LUMEN_MEDIAN_HU = 600.0
 #: … and no wider on average than this (cm² per slice; a carotid or femoral artery is about 0.5 cm²).
 MAX_VESSEL_SECTION_CM2 = 3.0
 

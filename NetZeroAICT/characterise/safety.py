@@ -6,7 +6,8 @@ vessels of the indication is a clinical hazard. :func:`check_input` says so in f
 * **refuse** — not CT in HU, not a 3D volume, NaN/infinite voxels, a blank or constant image, a label map;
 * **warn** — contrast already present (or the phase could not be measured), the field of view misses
   regions of the indication, slices thicker than :data:`MAX_SLICE_MM`, in-plane pixels larger than
-  :data:`MAX_IN_PLANE_MM`, strongly anisotropic voxels, a synthetic image as input.
+  :data:`MAX_IN_PLANE_MM`, strongly anisotropic voxels, a synthetic angiogram as input (a synthetic
+  phantom NCCT is a legitimate test input and is only reported in the characterisation).
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ def check_input(volume, indication: str) -> InputCheck:
         warnings += _contrast_warnings(c)
         warnings += _coverage_warnings(c, ind)
         warnings += _spacing_warnings(c)
-        if c.synthetic:
-            warnings.append("The image is marked SYNTHETIC: synthesising from a synthetic image compounds its errors.")
+        if c.synthetic and "DIGITAL CONTRAST" in str(c.description or "").upper():
+            warnings.append("The image is a synthetic angiogram (marked SYNTHETIC digital contrast): synthesising "
+                            "from it would compound its errors.")
     status = "refuse" if refusals else "warn" if warnings else "ok"
     return InputCheck(status=status, reasons=refusals + warnings, refusals=refusals, warnings=warnings,
                       indication=ind.name, characterisation=c)
