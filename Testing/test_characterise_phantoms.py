@@ -3,7 +3,8 @@
 Phantoms are rendered at two thirds of their default resolution (1.5 × the spacing, same field of view)
 to keep the suite fast; characterisation works on about 4 mm voxels anyway. Measured on seeds 1–8 at this
 size (5 indications × 8 seeds × 2 phases = 80 readings): 79 right in phase and region; the miss is a
-non-contrast limb phantom with calcified plaque read as 'unknown' (which warns), not as enhanced.
+non-contrast limb phantom with calcified plaque read as 'unknown' (which warns), not as enhanced. At the
+default (full) resolution, seeds 1–3: 30 of 30 right.
 """
 
 from __future__ import annotations
