@@ -1,6 +1,7 @@
 """Characterisation: a 512×512×400 CT classified (modality, phase, regions) from memory."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -8,7 +9,7 @@ from scipy import ndimage
 from NetZeroAICT import Volume
 from NetZeroAICT.characterise import characterise
 
-from ..conftest import SHARED_DATA
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def ct_512x512x400() -> tuple[Volume, str]:
