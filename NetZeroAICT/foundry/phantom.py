@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -55,7 +56,10 @@ def _check_grid(shape_ijk, spacing_mm) -> tuple[tuple[int, int, int], float]:
         raise NetZeroAICTError(f"phantom size {shape} is out of range", where="shape_ijk",
                                hint=f"give three sides of {SIDE_RANGE[0]}–{SIDE_RANGE[1]} voxels, "
                                     f"at most {MAX_VOXELS:,} voxels in all")
-    spacing = float(spacing_mm)
+    try:
+        spacing = float(spacing_mm)
+    except (TypeError, ValueError):
+        raise NetZeroAICTError(f"spacing must be a number of millimetres, got {spacing_mm!r}", where="spacing_mm") from None
     if not SPACING_RANGE_MM[0] <= spacing <= SPACING_RANGE_MM[1]:
         raise NetZeroAICTError(f"spacing {spacing} mm is out of range", where="spacing_mm",
                                hint=f"give {SPACING_RANGE_MM[0]}–{SPACING_RANGE_MM[1]} mm")
@@ -83,7 +87,8 @@ def make_pair(indication: str, seed: int, shape_ijk: tuple | None = None, spacin
     """
     ind = get_indication(indication)
     module = _anatomy(ind.name)
-    shape, spacing = _check_grid(shape_ijk or module.DEFAULT_SHAPE_IJK, spacing_mm or module.DEFAULT_SPACING_MM)
+    shape, spacing = _check_grid(module.DEFAULT_SHAPE_IJK if shape_ijk is None else shape_ijk,
+                                 module.DEFAULT_SPACING_MM if spacing_mm is None else spacing_mm)
     if pathology not in ("random", "none", None, *module.PATHOLOGIES):
         raise NetZeroAICTError(f"unknown pathology {pathology!r} for {ind.name}", where="pathology",
                                hint=f"choose random, none or one of: {', '.join(module.PATHOLOGIES)}")
@@ -92,13 +97,18 @@ def make_pair(indication: str, seed: int, shape_ijk: tuple | None = None, spacin
     drawn = module.draw_pathology(rng)
     chosen = drawn if pathology == "random" else (None if pathology in ("none", None) else pathology)
     canvas = Canvas(shape, spacing, rng)
-    truth = module.build(canvas, tissues, rng, chosen)
 
+    # the noise has its own generator, so it can be made in a second thread while the anatomy is painted
+    noise_rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(ind.name.encode()), 1])
     noise_cfg = module.NOISE
-    sigma = float(rng.uniform(*noise_cfg["sigma_hu"])) * (noise_cfg["reference_mm"] / spacing) ** 1.5
+    sigma = float(noise_rng.uniform(*noise_cfg["sigma_hu"])) * (noise_cfg["reference_mm"] / spacing) ** 1.5
     sigma = float(np.clip(sigma, 4.0, 60.0))
-    cutoff = float(rng.uniform(0.65, 0.9))
-    noise = ct_noise(canvas.shape, sigma, rng, kernel_cutoff=cutoff, z_correlation=float(rng.uniform(0.4, 0.7)))
+    cutoff = float(noise_rng.uniform(0.65, 0.9))
+    z_correlation = float(noise_rng.uniform(0.4, 0.7))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(ct_noise, canvas.shape, sigma, noise_rng, cutoff, z_correlation)
+        truth = module.build(canvas, tissues, rng, chosen)
+        noise = future.result()
     ncct = canvas.ncct
     ncct += noise
     del noise
@@ -142,6 +152,11 @@ def _masks(canvas: Canvas, grid: dict) -> dict[str, Volume]:
     body[0] = 0
     lut["body"] = body
     masks = {name: Volume(table[labels], **grid) for name, table in lut.items()}
-    masks["pathology"] = Volume(canvas.pathology, **grid)
+    # partial-volume rims and vessels thinner than a voxel enhance too: every voxel the contrast changes
+    # belongs to the lumen or to the enhancing mask
+    enhanced = (canvas.enhancement != 0) & (masks["lumen"].voxels == 0)
+    masks["enhancing"].voxels |= enhanced.view(np.uint8)
+    # the lesion itself (plaque, thrombus, emboli, flap, false lumen), not the true lumen running through it
+    masks["pathology"] = Volume(canvas.pathology * (labels != LABELS["lumen"]).astype(np.uint8), **grid)
     masks["tissue"] = Volume(labels, **grid)
     return masks

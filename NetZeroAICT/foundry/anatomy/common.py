@@ -13,6 +13,14 @@ from ..canvas import Canvas, Tissue
 from ..vessels import Tube, branch_tree, flatten, resample, tube_sdf
 
 
+def uniform(rng: np.random.Generator):
+    """``rng.uniform`` that accepts its bounds in either order (small grids can invert a derived range)."""
+    def draw(low=0.0, high=1.0):
+        low, high = float(low), float(high)
+        return rng.uniform(min(low, high), max(low, high))
+    return draw
+
+
 def section_harmonics(rng: np.random.Generator, strength: float = 0.04) -> list[tuple[int, float, float]]:
     """Random low-order shape harmonics for a body section (a few per cent of the radius)."""
     return [(n, float(rng.normal(0, strength / n)), float(rng.normal(0, strength / n))) for n in (2, 3, 4, 5)]
@@ -47,7 +55,10 @@ class Trunk:
         """Signed distance (mm) to the surface ``depth_mm`` under the skin, for any box of coordinates."""
         rho, modulation, anterior = self._polar(x, y)
         mean_r = 0.5 * (self.a + self.b)
-        scale = np.interp(np.ravel(z), self.canvas.z, self.z_scale).reshape(np.shape(z)).astype(np.float32)
+        if np.all(self.z_scale == 1.0):           # the same section in every slice: a 2D result broadcasts
+            scale = np.float32(1.0)
+        else:
+            scale = np.interp(np.ravel(z), self.canvas.z, self.z_scale).reshape(np.shape(z)).astype(np.float32)
         return ((rho * mean_r - modulation * mean_r * scale) + depth_mm + anterior_extra_mm * anterior).astype(np.float32)
 
     def paint_layers(self, t: dict[str, Tissue], layers) -> None:
