@@ -170,3 +170,6 @@ def test_contradicting_sites_lower_a_non_contrast_reading():
     assert phase == "non_contrast" and confidence <= 0.55 and "neck arteries" in evidence[-1]
     assert decide_phase([bright], None)[0] == "arterial"
     assert decide_phase([], None)[0] == "unknown"
+    # no bright vessels in the skull is weaker evidence than contrast in the neck
+    empty_skull = BloodPoolMeasure("intracranial", None, 800.0, detail={"enhanced_fraction": 0.0005})
+    assert decide_phase([empty_skull, bright], None)[0] == "arterial"

@@ -84,7 +84,8 @@ def decide_phase(measures: list[BloodPoolMeasure],
 
     The large blood pools (aorta, heart and great vessels) are preferred where found on 3 slices or more,
     the brighter of the two deciding; then the skull's contents; then the arteries of the neck and limbs.
-    A non-contrast reading that another site contradicts keeps a confidence of at most 0.55. The liver's
+    Where one site shows contrast and another does not, contrast wins unless unenhanced blood was measured
+    in a large blood pool (then the non-contrast reading keeps a confidence of at most 0.55). The liver's
     parenchyma, where found, confirms a portal-venous phase or questions a non-contrast one.
     Without any, the phase is 'unknown'.
     """
@@ -128,8 +129,10 @@ def decide_phase(measures: list[BloodPoolMeasure],
         elif not decided:
             phase, confidence = site_phase, site_confidence
         elif phase == "non_contrast" and site_phase in ("arterial", "venous_or_later"):
-            # contrast seen somewhere: a non-contrast reading must then be confirmed by a person
-            confidence = min(confidence, 0.55)
+            if large:  # unenhanced blood was measured: keep it, but a person must confirm
+                confidence = min(confidence, 0.55)
+            else:  # only an absence of bright vessels said non-contrast: contrast seen elsewhere wins
+                phase, confidence, blood_hu = site_phase, min(site_confidence, 0.75), measure.hu
     liver = by_site.get("liver")
     if liver is not None and liver.hu is not None:
         phase, confidence = _weigh_liver(liver.hu, phase, confidence, evidence)
