@@ -26,6 +26,10 @@ DENSE_BONE_HU = 700.0
 LUNG_MEDIAN_HU = (-975.0, -550.0)
 #: Smallest lung component counted, in millilitres (smaller aerated pockets are bowel gas or airway).
 MIN_LUNG_ML = 20.0
+#: A bright voxel connected to cortical bone only through other slices belongs to the bone when it lies
+#: this close to cortical bone (diploe, trabecular bone); further away it is a vessel that touches a bone
+#: elsewhere (a contrast-filled carotid tree is one 3D piece with the skull base it passes through).
+SKELETON_REACH_MM = 10.0
 #: HU range of brain (and of other soft tissue) used to recognise the skull's contents.
 BRAIN_HU = (-10.0, 90.0)
 
@@ -43,8 +47,10 @@ class Anatomy:
         lung: aerated lung.
         bone: voxels above :data:`BONE_HU` inside the body (includes a contrast-filled lumen).
         dense_bone: voxels above :data:`DENSE_BONE_HU` (cortical bone, never contrast).
-        skeleton: connected pieces of ``bone`` that hold some ``dense_bone`` (bones; an enhanced lumen
-            joins one only where it touches a bone).
+        skeleton: ``bone`` that belongs to a bone: connected to ``dense_bone`` within its own slice, or
+            connected to it in 3D and within :data:`SKELETON_REACH_MM` of it. An enhanced artery tree that
+            touches a bone somewhere (the carotids piercing the skull base, a calcified plaque, the
+            vertebral arteries in their foramina) joins the skeleton only next to that bone.
         near_cortex: ``bone`` within 8 mm in-plane of ``dense_bone`` (bones; of a touching lumen only the
             part next to the bone).
         body_area_cm2: body cross-section per slice.
@@ -132,6 +138,28 @@ def _skull_contents(hu: np.ndarray, bone: np.ndarray, area: np.ndarray) -> tuple
     return brain.sum(axis=(1, 2)) / np.maximum(area, 1), filled & ~ring_closed, filled
 
 
+def _pieces_with_cortex(bone: np.ndarray, dense_bone: np.ndarray, structure=None) -> np.ndarray:
+    """Voxels of ``bone`` whose connected piece (``structure``: connectivity) holds some ``dense_bone``."""
+    labels, n = ndi.label(bone, structure=structure)
+    has_cortex = np.zeros(n + 1, dtype=bool)
+    has_cortex[np.unique(labels[dense_bone])] = True
+    has_cortex[0] = False
+    return has_cortex[labels]
+
+
+def _skeleton(bone: np.ndarray, dense_bone: np.ndarray, spacing_mm) -> np.ndarray:
+    """Bones: bright voxels connected to cortical bone in their slice, or connected to it in 3D and within
+    :data:`SKELETON_REACH_MM` of it (see :attr:`Anatomy.skeleton`). A contrast-filled lumen holds no
+    cortical bone, so a vessel stays out except next to a bone it touches."""
+    in_3d = _pieces_with_cortex(bone, dense_bone)
+    in_slice = _pieces_with_cortex(bone, dense_bone, _IN_PLANE)
+    elsewhere = in_3d & ~in_slice
+    if elsewhere.any():
+        near = ndi.distance_transform_edt(~dense_bone, sampling=spacing_mm) <= SKELETON_REACH_MM
+        in_slice |= elsewhere & near
+    return in_slice
+
+
 def _limb_measures(body: np.ndarray, bone: np.ndarray, spacing_mm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per slice: (two-legs flag, largest lateral bone blob in cm², body centroid (y, x))."""
     nz = body.shape[0]
@@ -198,13 +226,7 @@ def measure_anatomy(view: CanonicalView) -> Anatomy:
     lung_fraction = lung.sum(axis=(1, 2)) / np.maximum(area_px, 1)
     dense_bone = body & (hu > DENSE_BONE_HU)
     skull, enclosed, ring_filled = _skull_contents(hu, bone, area_px)
-    # bone proper: pieces above BONE_HU that hold cortical bone somewhere (a contrast-filled lumen does not,
-    # unless it touches a bone), and bright voxels within 8 mm in-plane of cortical bone
-    labels, n = ndi.label(bone)
-    has_cortex = np.zeros(n + 1, dtype=bool)
-    has_cortex[np.unique(labels[dense_bone])] = True
-    has_cortex[0] = False
-    skeleton = has_cortex[labels]
+    skeleton = _skeleton(bone, dense_bone, view.spacing_mm)
     reach = max(1, int(round(8.0 / min(view.spacing_mm[1:]))))
     near_cortex = bone & ndi.binary_dilation(dense_bone, structure=_IN_PLANE, iterations=reach)
     leg_pair, lateral, centre = _limb_measures(body, bone, view.spacing_mm)

@@ -207,13 +207,15 @@ def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: n
 
     Searched in the mediastinum: between the leftmost and rightmost lung, behind the front of the lungs
     and in front of the spine (chest wall, costal cartilage and vertebral body stay out), away from bone
-    (sternum, spine), on slices where lung fills at least 15 % of the section. In a pulmonary CTA the
-    pulmonary trunk and right heart are brighter than the aorta, in an aortic CTA the reverse; either
-    way the brightest lumen of the mediastinum tells the phase. Chambers and the pulmonary trunk run
-    obliquely, so only homogeneity within the slice is asked. Reported HU: the 90th percentile over the
-    chest slices (the bolus fills some vessels on some slices only).
+    (sternum, spine: their cortex, and tissue above 130 HU within 8 mm of it in-plane, which takes in a
+    homogeneous trabecular core such as the sternum's), on slices where lung fills at least 15 % of the
+    section. In a pulmonary CTA the pulmonary trunk and right heart are brighter than the aorta, in an
+    aortic CTA the reverse; either way the brightest lumen of the mediastinum tells the phase. Chambers
+    and the pulmonary trunk run obliquely, so only homogeneity within the slice is asked. Reported HU: the
+    90th percentile over the chest slices (the bolus fills some vessels on some slices only).
     """
     values = []
+    reach = max(1, int(round(8.0 / min(view.spacing_mm[1:]))))
     for z in np.flatnonzero(chest):
         if anatomy.lung_fraction[z] < 0.15:
             continue
@@ -227,7 +229,8 @@ def find_heart_and_great_vessels(view: CanonicalView, anatomy: Anatomy, chest: n
         mediastinum = np.zeros_like(anatomy.lung[z])
         mediastinum[lung_y.min():max(lung_y.min(), int(spine_y - 10.0 / view.spacing_mm[1])),
                     lung_x.min():lung_x.max() + 1] = True
-        bones = ndi.binary_dilation(anatomy.near_cortex[z], iterations=1)  # sternum, spine: never a chamber
+        marrow = ndi.binary_dilation(anatomy.dense_bone[z], iterations=reach) & (view.hu[z] > ENHANCED_HU[0])
+        bones = ndi.binary_dilation(anatomy.near_cortex[z] | marrow, iterations=1)  # sternum, spine: never a chamber
         flat = ((tube["low"][z] > FAT_HU) & (tube["high"][z] < CORTEX_HU)
                 & (tube["std_xy"][z] < 1.5 * noise + 8.0) & anatomy.body[z])
         ok = flat & mediastinum & ~anatomy.lung[z] & ~bones
@@ -287,6 +290,9 @@ MIN_VESSEL_LENGTH_MM = 30.0
 MAX_LUMEN_MEDIAN_HU = 600.0
 #: … and no wider on average than this (cm² per slice; a carotid or femoral artery is about 0.5 cm²).
 MAX_VESSEL_SECTION_CM2 = 3.0
+#: In each slice, a bright blob wider than this (mm, either in-plane axis) is not an artery's cross-section
+#: (thin bony shells such as sinus walls, a vertebral body, a bone plate cut tangentially).
+MAX_VESSEL_WIDTH_MM = 20.0
 
 
 def find_intracranial(view: CanonicalView, anatomy: Anatomy, head: np.ndarray) -> BloodPoolMeasure:
@@ -324,10 +330,30 @@ def find_intracranial(view: CanonicalView, anatomy: Anatomy, head: np.ndarray) -
                             float(q3 - q1), detail=detail)
 
 
+def _narrow_sections(bright: np.ndarray, view: CanonicalView) -> np.ndarray:
+    """Voxels of ``bright`` whose in-plane blob (8-connected within its slice) could be an artery's
+    cross-section: at most :data:`MAX_VESSEL_WIDTH_MM` wide along y and x and at most
+    :data:`MAX_VESSEL_SECTION_CM2` in area. A thin bony shell or a bone cut tangentially is left out here,
+    so that it neither passes for an artery nor, joined to one in 3D, makes the whole tree too wide."""
+    in_plane = np.zeros((3, 3, 3), dtype=bool)
+    in_plane[1] = True
+    labels, n = ndi.label(bright, structure=in_plane)
+    if n == 0:
+        return bright
+    keep = np.zeros(n + 1, dtype=bool)
+    areas = np.bincount(labels.ravel(), minlength=n + 1) * view.pixel_area_cm2
+    for index, box in enumerate(ndi.find_objects(labels), start=1):
+        wide_mm = max((box[1].stop - box[1].start) * view.spacing_mm[1],
+                      (box[2].stop - box[2].start) * view.spacing_mm[2])
+        keep[index] = wide_mm <= MAX_VESSEL_WIDTH_MM and areas[index] <= MAX_VESSEL_SECTION_CM2
+    return keep[labels]
+
+
 def find_vessel_tubes(view: CanonicalView, anatomy: Anatomy, slices: np.ndarray, site: str) -> BloodPoolMeasure:
     """Enhanced arteries too small for the aorta's 9 mm cylinder (neck, limbs), on the slices ``slices``.
 
-    Enhanced voxels (:data:`ENHANCED_HU`) away from bones (pieces holding cortical bone) and marrow are
+    Enhanced voxels (:data:`ENHANCED_HU`) away from bones (:attr:`Anatomy.skeleton`) and marrow, in
+    in-plane blobs narrow enough for an artery's cross-section (:func:`_narrow_sections`), are
     grouped into 3D connected pieces (26-connected, so oblique vessels stay whole); a piece that runs at least
     :data:`MIN_VESSEL_LENGTH_MM` along z with a mean cross-section of at most
     :data:`MAX_VESSEL_SECTION_CM2` is an artery (a vertebral body is wider, and discs cut it short).
@@ -339,6 +365,7 @@ def find_vessel_tubes(view: CanonicalView, anatomy: Anatomy, slices: np.ndarray,
     searched = slices[:, None, None] & anatomy.body & ~bony
     bright = searched & (hu >= ENHANCED_HU[0]) & (hu <= ENHANCED_HU[1])
     soft = searched & (hu > -30) & (hu < ENHANCED_HU[1])
+    bright &= _narrow_sections(bright, view)
     labels, n = ndi.label(bright, structure=np.ones((3, 3, 3), dtype=bool))
     vessel = np.zeros_like(bright)
     if n:
