@@ -1,6 +1,6 @@
 """Small paired tube phantoms for the synthesis tests (not the foundry's anatomy: just enough to learn from).
 
-A body of fat (−100 HU) with a muscle block (50 HU) and a bone rod (700 HU) in air, crossed by curved tubes of
+A body of fat (−100 HU) with a bone rod (700 HU) in air, crossed by curved tubes of
 blood: 40 HU on the NCCT, 350 HU on the CTA. Arrays are (z, y, x); spacing 1.5 mm.
 """
 
@@ -22,7 +22,6 @@ def tube_pair(seed: int, shape=(40, 48, 48), spacing_mm=1.5, noise_hu=5.0):
     body = ((y - cy) / (shape[1] * 0.45)) ** 2 + ((x - cx) / (shape[2] * 0.45)) ** 2 <= 1
     hu = np.full(shape, -1000.0, dtype=np.float32)
     hu[body] = -100.0
-    hu[body & (np.abs(y - cy - 8) < 5) & (np.abs(x - cx + 10) < 5)] = 50.0  # muscle block
     hu[body & ((y - cy + 10) ** 2 + (x - cx - 8) ** 2 < 9)] = 700.0  # bone rod
     lumen = np.zeros(shape, dtype=bool)
     for _ in range(2):

@@ -176,7 +176,7 @@ class SynthesisEngine:
         with recorder.stage("restore", at(0.86), "back to the input grid"):
             ncct = np.asarray(volume.voxels, dtype=np.float32)
             enhancement = gate_enhancement(to_input_grid(mean, grid, volume), ncct, card.enhancement_gate_hu,
-                                           card.min_body_hu, MAX_HU)
+                                           card.min_body_hu, card.max_enhanced_ncct_hu, MAX_HU)
             del mean
             uncertainty = to_input_grid(std, grid, volume)
             del std

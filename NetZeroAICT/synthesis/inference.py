@@ -133,12 +133,13 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
 
 
 def gate_enhancement(enhancement: np.ndarray, ncct_hu: np.ndarray, gate_hu: Sequence[float], min_body_hu: float,
-                     max_hu: float = 3071.0) -> np.ndarray:
+                     max_ncct_hu: float = 300.0, max_hu: float = 3071.0) -> np.ndarray:
     """Make the enhancement exactly zero where it is tiny or outside the body; in place, returns it.
 
     Below ``gate_hu[0]`` HU the enhancement becomes 0, above ``gate_hu[1]`` it is kept, in between it ramps
     linearly (continuous, so small changes of the prediction give small changes of the image). Voxels whose
-    NCCT is below ``min_body_hu`` are never enhanced, and no voxel is pushed above ``max_hu``.
+    NCCT is below ``min_body_hu`` (air, lung) or above ``max_ncct_hu`` (bone, calcium) are never enhanced, and no
+    voxel is pushed above ``max_hu``.
     """
     t0, t1 = float(gate_hu[0]), float(gate_hu[1])
     for z in range(0, enhancement.shape[0], 16):  # slabs keep temporaries small on 512×512×400 inputs
@@ -148,6 +149,6 @@ def gate_enhancement(enhancement: np.ndarray, ncct_hu: np.ndarray, gate_hu: Sequ
         np.clip(ramp, 0.0, 1.0, out=ramp)
         np.maximum(enh, 0.0, out=enh)
         enh *= ramp
-        enh[hu < min_body_hu] = 0.0
+        enh[(hu < min_body_hu) | (hu > max_ncct_hu)] = 0.0
         np.minimum(enh, np.maximum(max_hu - hu, 0.0), out=enh)
     return enhancement

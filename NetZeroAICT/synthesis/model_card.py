@@ -42,6 +42,7 @@ CARD_SCHEMA = {
         "enhancement_scale_hu": {"type": "number", "exclusiveMinimum": 0},
         "enhancement_gate_hu": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
         "min_body_hu": {"type": "number"},
+        "max_enhanced_ncct_hu": {"type": "number"},
         "patch_size": {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "integer", "minimum": 16}},
         "inference": {"type": "object", "required": ["overlap", "tta_flips"],
                       "properties": {"overlap": {"type": "number", "minimum": 0, "maximum": 0.9},
@@ -73,6 +74,7 @@ class ModelCard:
         enhancement_gate_hu: (t0, t1): predicted enhancement below t0 HU is set exactly to 0, ramps to full
             value at t1 HU; keeps tissue without enhancement exactly as scanned.
         min_body_hu: voxels of the NCCT below this HU (air, lung parenchyma) are never changed.
+        max_enhanced_ncct_hu: voxels of the NCCT above this HU (bone, calcium) are never changed.
         patch_size: sliding-window size (z, y, x) in voxels at ``spacing_mm``.
         inference: ``overlap`` (fraction), ``tta_flips`` (list of lists of spatial axes 0=z 1=y 2=x),
             ``sw_batch_size``.
@@ -90,6 +92,7 @@ class ModelCard:
     enhancement_scale_hu: float = 500.0
     enhancement_gate_hu: list = field(default_factory=lambda: [15.0, 40.0])
     min_body_hu: float = -400.0
+    max_enhanced_ncct_hu: float = 300.0
     patch_size: list = field(default_factory=lambda: [64, 64, 64])
     inference: dict = field(default_factory=lambda: {"overlap": 0.25, "tta_flips": [[], [2]], "sw_batch_size": 2})
     weights: dict = field(default_factory=lambda: {"file": WEIGHTS_NAME, "sha256": "0" * 64})

@@ -107,9 +107,9 @@ def footprint(energy: dict, settings: FootprintSettings) -> dict:
     """CO2e of the run and the contrast footprint avoided, with the numbers and their sources."""
     co2e_g = energy["energy_wh"] / 1000.0 * settings.grid_g_co2e_per_kwh
     return {
-        "energy_wh": round(energy["energy_wh"], 6),
+        "energy_wh": energy["energy_wh"],
         "energy_method": energy["method"],
-        "co2e_g": round(co2e_g, 6),
+        "co2e_g": co2e_g,
         "avoided": {
             "contrast_enhanced_exam_kg_co2e": settings.ct_exam_kg_co2e,
             "iodine_g": settings.iodine_g_per_exam,

@@ -51,7 +51,8 @@ def validation_metrics(network, cases, card: ModelCard, device: str) -> dict:
                                       card.min_body_hu, settings, device)
         from .inference import gate_enhancement
 
-        pred = gate_enhancement(mean, case.ncct_hu, card.enhancement_gate_hu, card.min_body_hu)
+        pred = gate_enhancement(mean, case.ncct_hu, card.enhancement_gate_hu, card.min_body_hu,
+                                card.max_enhanced_ncct_hu)
         err = np.abs(pred - case.enhancement_hu)
         lumen = case.lumen > 0
         lumen_mae.append(float(err[lumen].mean()) if lumen.any() else 0.0)
@@ -137,7 +138,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)),
                "elapsed_s": round(time.perf_counter() - t_start, 1), "lr": scheduler.get_last_lr()[0]}
