@@ -21,7 +21,7 @@ from Testing.synthesis_tubes import tube_pair, write_tube_dataset
 
 TINY = {"name": "monai.networks.nets.UNet",
         "kwargs": {"spatial_dims": 3, "in_channels": 3, "out_channels": 1, "channels": [8, 16, 32],
-                   "strides": [2, 2], "num_res_units": 1, "norm": "instance", "act": "prelu"}}
+                   "strides": [2, 2], "num_res_units": 1, "norm": "batch", "act": "prelu"}}
 
 
 @pytest.fixture(scope="module")

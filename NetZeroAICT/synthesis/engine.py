@@ -134,7 +134,7 @@ class SynthesisEngine:
         card = self.load()
         inf = card.inference
         precision = inf.get("precision", "fp32") if self.device == "cpu" else "fp32"
-        return InferenceSettings(patch_size=tuple(card.patch_size), overlap=float(inf["overlap"]),
+        return InferenceSettings(patch_size=tuple(inf.get("roi_size", card.patch_size)), overlap=float(inf["overlap"]),
                                  tta_flips=[tuple(f) for f in inf["tta_flips"]],
                                  sw_batch_size=int(inf.get("sw_batch_size", 2)), precision=precision)
 

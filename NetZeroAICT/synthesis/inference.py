@@ -36,6 +36,8 @@ class InferenceSettings:
         precision: ``fp32`` or ``bf16`` (autocast; CPU with AVX-512 BF16 or CUDA).
         crop_to_body: run only inside the body's bounding box.
         body_margin_vox: margin around the body box, voxels.
+        skip_empty_windows: windows without a body voxel (all below ``min_body_hu``) get enhancement 0
+            without running the network; exact, since every voxel they hold is gated to 0 anyway.
     """
 
     patch_size: Sequence[int] = (64, 64, 64)
@@ -45,6 +47,7 @@ class InferenceSettings:
     precision: str = "fp32"
     crop_to_body: bool = True
     body_margin_vox: int = 8
+    skip_empty_windows: bool = True
 
 
 def body_box(hu: np.ndarray, min_body_hu: float, margin: int) -> tuple[slice, slice, slice] | None:
@@ -108,17 +111,23 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
     def predictor(x: torch.Tensor) -> torch.Tensor:
         if cancel is not None and cancel.is_set():
             raise SynthesisCancelled("synthesis cancelled", hint="run it again to get a result")
+        done[0] += x.shape[0]
+        if progress is not None:
+            progress(min(done[0] / total, 1.0))
+        result = torch.zeros((x.shape[0], 2) + tuple(x.shape[2:]), dtype=torch.float32, device=x.device)
+        keep = (x.flatten(1).amax(dim=1) >= min_body_hu) if settings.skip_empty_windows else \
+            torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+        if not bool(keep.any()):
+            return result
+        x = x[keep]
         batch = torch.cat([torch.flip(x, f) if f else x for f in flips], dim=0)
         inputs = window_channels_torch(batch, windows_hu)
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
             out = network(inputs)
         out = out.float().split(x.shape[0], dim=0)
-        out = [torch.flip(o, f) if f else o for o, f in zip(out, flips)]
-        stacked = torch.stack(out, dim=0)
-        done[0] += x.shape[0]
-        if progress is not None:
-            progress(min(done[0] / total, 1.0))
-        return torch.cat([stacked.mean(0), (stacked ** 2).mean(0)], dim=1)
+        stacked = torch.stack([torch.flip(o, f) if f else o for o, f in zip(out, flips)], dim=0)
+        result[keep] = torch.cat([stacked.mean(0), (stacked ** 2).mean(0)], dim=1)
+        return result
 
     with torch.inference_mode():
         tensor = torch.from_numpy(region)[None, None].to(device)

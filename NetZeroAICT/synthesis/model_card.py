@@ -48,7 +48,10 @@ CARD_SCHEMA = {
                       "properties": {"overlap": {"type": "number", "minimum": 0, "maximum": 0.9},
                                      "tta_flips": {"type": "array", "minItems": 1,
                                                    "items": {"type": "array", "items": {"enum": [0, 1, 2]}}},
-                                     "sw_batch_size": {"type": "integer", "minimum": 1}}},
+                                     "sw_batch_size": {"type": "integer", "minimum": 1},
+                                     "roi_size": {"type": "array", "minItems": 3, "maxItems": 3,
+                                                  "items": {"type": "integer", "minimum": 16}},
+                                     "precision": {"enum": ["fp32", "bf16"]}}},
         "weights": {"type": "object", "required": ["file", "sha256"],
                     "properties": {"file": {"type": "string"},
                                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
@@ -77,7 +80,9 @@ class ModelCard:
         max_enhanced_ncct_hu: voxels of the NCCT above this HU (bone, calcium) are never changed.
         patch_size: sliding-window size (z, y, x) in voxels at ``spacing_mm``.
         inference: ``overlap`` (fraction), ``tta_flips`` (list of lists of spatial axes 0=z 1=y 2=x),
-            ``sw_batch_size``.
+            ``sw_batch_size``, optional ``roi_size`` (inference window, voxels; default ``patch_size``: the
+            network is convolutional with batch norm, so a larger window than the training patch is valid) and
+            ``precision`` (fp32 | bf16, CPU only).
         weights: ``{"file": "model.safetensors", "sha256": hex}``.
         training: what the model was trained on (data, seeds, cases, shapes, epochs, command, timings).
         metrics_held_out: metrics on held-out phantoms (seeds never used in training).

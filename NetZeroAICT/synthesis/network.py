@@ -21,13 +21,16 @@ ARCHITECTURES = ("monai.networks.nets.UNet", "monai.networks.nets.BasicUNet")
 def default_architecture(n_windows: int) -> dict:
     """The shipped architecture: MONAI UNet, 4 levels (12–96 channels), one residual unit per level.
 
+    Batch norm (not instance norm): in eval mode it is a fixed affine map, so the network is translation
+    equivariant and sliding-window results do not depend on how the volume is tiled.
+
     Chosen over BasicUNet by measurement (see the model cards): at 64³ on 2 CPU cores it infers in
     ≈ 0.7 µs/voxel against ≈ 2.4 µs/voxel and trains ≈ 5× faster per step, at ≈ 1.4 MB of weights.
     """
     return {"name": "monai.networks.nets.UNet",
             "kwargs": {"spatial_dims": 3, "in_channels": n_windows, "out_channels": 1,
                        "channels": [12, 24, 48, 96], "strides": [2, 2, 2], "num_res_units": 1,
-                       "norm": "instance", "act": "prelu"}}
+                       "norm": "batch", "act": "prelu"}}
 
 
 def build_network(architecture: dict):
