@@ -92,8 +92,10 @@ def run() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         _make_input(tmp / "ncct.nrrd")
-        results = {mode: _run_worker(mode, tmp / "ncct.nrrd", tmp / f"{mode}.npy")
-                   for mode in ("shipped", "no_tta", "monai_default")}
+        results = {}
+        for mode in ("shipped", "no_tta", "monai_default"):
+            results[mode] = _run_worker(mode, tmp / "ncct.nrrd", tmp / f"{mode}.npy")
+            print(f"   ({mode}: {results[mode]['seconds']:.1f} s, peak {results[mode]['peak_rss_gb']:.2f} GB)", flush=True)
         base = np.load(tmp / "monai_default.npy", mmap_mode="r")
         for mode, label in (("shipped", "shipped settings (TTA ×2)"), ("no_tta", "shipped settings, no TTA"),
                             ("monai_default", "MONAI defaults (overlap 0.5, fp32, TTA ×2)")):
