@@ -11,8 +11,6 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .evaluation import case_metrics, summarise
 from .model_card import CARD_NAME, REPO_DIR, WEIGHTS_NAME, ModelCard, read_card
 from .training import train
