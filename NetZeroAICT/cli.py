@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "NetZeroAICT.cli_study",
     "NetZeroAICT.cli_characterise",
     "NetZeroAICT.cli_foundry",
+    "NetZeroAICT.cli_synthesis",
 ]
 
 

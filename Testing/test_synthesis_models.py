@@ -1,0 +1,54 @@
+"""The shipped models: one per indication, cards complete and honest, weights small and intact, and the
+aorta model run on the real non-contrast abdomen CT."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from NetZeroAICT.indications import INDICATIONS
+from NetZeroAICT.synthesis.model_card import CARD_NAME, REPO_DIR, WEIGHTS_NAME, load_model, read_card
+
+MODELS = REPO_DIR / "Resources" / "Models"
+
+
+@pytest.mark.parametrize("indication", list(INDICATIONS))
+def test_shipped_model_card_and_weights(indication):
+    folder = MODELS / indication
+    assert (folder / CARD_NAME).is_file(), f"no shipped model for {indication}: run make models"
+    card, network = load_model(folder)  # SHA-256 checked, safetensors only
+    assert card.indication == indication and card.model_id == f"nzct-{indication}"
+    assert (folder / WEIGHTS_NAME).stat().st_size <= 10 * 1024 * 1024
+    assert "not for clinical use" in card.intended_use
+    training, held_out = card.training, card.metrics_held_out
+    assert training["n_train_cases"] >= 1 and training["epochs_run"] >= 1 and training["command"]
+    train_seeds = set(training["dataset"]["seeds"]["train"]) | set(training["dataset"]["seeds"]["validation"])
+    assert held_out["test_seeds"] and not train_seeds & set(held_out["test_seeds"])
+    for key in ("lumen_dice", "lumen_mae_hu", "nonvessel_mae_hu", "psnr_db"):
+        assert np.isfinite(held_out["summary"][key]["mean"])
+    assert len(held_out["cases"]) == len(held_out["test_seeds"])
+
+
+def test_readme_table_matches_the_cards():
+    readme = (REPO_DIR / "README.md").read_text()
+    for indication in INDICATIONS:
+        card = read_card(MODELS / indication)
+        dice = card.metrics_held_out["summary"]["lumen_dice"]["mean"]
+        assert f"| {indication} |" in readme and f"{dice:.2f}" in readme.split(f"| {indication} |")[1].split("\n")[0]
+
+
+def test_aorta_model_on_real_ncct_keeps_tissue_outside_the_body_and_bone(ncct_abdomen_path, tmp_path):
+    from NetZeroAICT import read_volume
+    from NetZeroAICT.synthesis import synthesize_file
+
+    record = synthesize_file(ncct_abdomen_path, "aorta", tmp_path / "cta.nii.gz", tmp_path / "u.nii.gz",
+                             tmp_path / "run.json", device="cpu", accept_warnings=True)
+    ncct, cta = read_volume(ncct_abdomen_path), read_volume(tmp_path / "cta.nii.gz")
+    assert cta.same_grid(ncct)
+    assert "SYNTHETIC" in cta.metadata["description"]
+    air, bone = ncct.voxels < -400, ncct.voxels > 300
+    assert np.array_equal(cta.voxels[air], ncct.voxels[air]) and np.array_equal(cta.voxels[bone], ncct.voxels[bone])
+    assert record["input_check"]["warnings_accepted"]  # 3 mm, no chest: input safety warns
+    assert json.loads((tmp_path / "run.json").read_text())["model"]["id"] == "nzct-aorta"
