@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 
-import slicer
 
 from ..indications import get_indication
 
@@ -28,8 +27,9 @@ ATTRIBUTE_MODEL_VERSION = "NetZeroAICT.ModelVersion"
 ATTRIBUTE_DESCRIPTION = "NetZeroAICT.Description"
 ATTRIBUTE_RUN_RECORD = "NetZeroAICT.RunRecord"
 SOURCE_REFERENCE_ROLE = "NetZeroAICTSource"
-#: Colour map of the uncertainty overlay (a procedural map present in every Slicer scene).
-UNCERTAINTY_COLOR_NODE_NAME = "PET-Heat"
+#: Colour map of the uncertainty overlay: red (least) to yellow (most), never black, so the overlay
+#: does not darken the anatomy; a procedural map present in every Slicer scene.
+UNCERTAINTY_COLOR_NODE_NAME = "Iron"
 #: Volume rendering preset per indication (names from Slicer's VolumeRendering presets).
 VOLUME_RENDERING_PRESETS = {
     "aorta": "CT-AAA",
@@ -155,29 +155,37 @@ def colour_stops(color_node, count: int = 9) -> list[tuple[float, tuple[float, f
     return stops
 
 
-def set_up_comparison(scene, ncct_node, cta_node, uncertainty_node=None, overlay_opacity: float = 0.5,
-                      layout_node=None) -> None:
-    """NCCT in the left view, synthetic CTA (with the uncertainty overlay) in the right, linked, plus 3D.
+def view_node(scene, class_name: str, layout_name: str):
+    """The ``vtkMRMLSliceNode`` / ``vtkMRMLSliceCompositeNode`` of the view called ``layout_name`` (or None)."""
+    for index in range(scene.GetNumberOfNodesByClass(class_name)):
+        node = scene.GetNthNodeByClass(index, class_name)
+        if node.GetLayoutName() == layout_name:
+            return node
+    return None
 
-    Registers and selects :data:`COMPARISON_LAYOUT` on the scene's layout node (the application creates the
-    views from it) and fills the two views' slice composite nodes.
+
+def select_comparison_layout(layout_node) -> None:
+    """Register :data:`COMPARISON_LAYOUT` (NCCT | synthetic | 3D) on the layout node and switch to it.
+
+    In Slicer the layout manager then creates the views (and their slice logics and composite nodes).
     """
-    layout_node = layout_node or scene.GetFirstNodeByClass("vtkMRMLLayoutNode")
-    if layout_node is not None:
-        if not layout_node.IsLayoutDescription(COMPARISON_LAYOUT_ID):
-            layout_node.AddLayoutDescription(COMPARISON_LAYOUT_ID, COMPARISON_LAYOUT)
-        layout_node.SetViewArrangement(COMPARISON_LAYOUT_ID)
+    if not layout_node.IsLayoutDescription(COMPARISON_LAYOUT_ID):
+        layout_node.AddLayoutDescription(COMPARISON_LAYOUT_ID, COMPARISON_LAYOUT)
+    layout_node.SetViewArrangement(COMPARISON_LAYOUT_ID)
+
+
+def show_in_comparison_views(scene, ncct_node, cta_node, uncertainty_node=None, overlay_opacity: float = 0.5) -> None:
+    """NCCT in the left view, synthetic CTA (under the uncertainty overlay) in the right, axial, linked."""
     for view, background, foreground in ((NCCT_VIEW, ncct_node, None), (SYNTHETIC_VIEW, cta_node, uncertainty_node)):
-        composite = slicer.vtkMRMLSliceLogic.GetSliceCompositeNode(scene, view)
+        composite = view_node(scene, "vtkMRMLSliceCompositeNode", view)
         if composite is None:
-            raise LookupError(f"the slice view {view!r} has no composite node (is the layout shown?)")
+            raise LookupError(f"the slice view {view!r} has no composite node (select the comparison layout first)")
         composite.SetBackgroundVolumeID(background.GetID())
         composite.SetForegroundVolumeID(foreground.GetID() if foreground is not None else None)
         composite.SetForegroundOpacity(overlay_opacity if foreground is not None else 0.0)
         composite.SetLabelVolumeID(None)
         composite.SetLinkedControl(1)
-        composite.SetHotLinkedControl(0)
-        slice_node = slicer.vtkMRMLSliceLogic.GetSliceNode(scene, view)
+        slice_node = view_node(scene, "vtkMRMLSliceNode", view)
         if slice_node is not None:
             slice_node.SetOrientation("Axial")
             slice_node.SetViewGroup(0)
