@@ -125,7 +125,6 @@ def test_cancel_leaves_the_scene_as_it_was(ncct_node, mrml_scene):
     ("crash", "error", "RuntimeError: the test double crashed on purpose"),
     ("silent", "error", "without reporting a result"),
     ("refuse", "refused", "not a CT"),
-    ("confirm", "needs_confirmation", "already contrast-enhanced"),
 ])
 def test_failures_are_explained_and_add_nothing(ncct_node, mrml_scene, mode, status, says):
     before = scene_state(mrml_scene)
@@ -135,7 +134,123 @@ def test_failures_are_explained_and_add_nothing(ncct_node, mrml_scene, mode, sta
     assert scene_state(mrml_scene) == before
 
 
-def test_confirmed_warnings_run_through(ncct_node):
-    request = SynthesisRequest("aorta", accept_warnings=True, uncertainty=False)
-    outcome = SynthesisJob(ncct_node, request, process_factory=double("confirm")).start().wait(120)
-    assert outcome.status == "done" and outcome.uncertainty_node is None
+# -- the real engine: python -m NetZeroAICT synthesize in a subprocess --------------------------------------
+TINY = {"name": "monai.networks.nets.UNet",
+        "kwargs": {"spatial_dims": 3, "in_channels": 3, "out_channels": 1, "channels": [8, 16, 32],
+                   "strides": [2, 2], "num_res_units": 1, "norm": "batch", "act": "prelu"}}
+
+
+@pytest.fixture(scope="module")
+def engine_model(tmp_path_factory):
+    """A tiny aorta model for the real engine, at 3 mm like the test CT so a run takes seconds.
+
+    Its weights are a fixed-seed initialisation, not trained: these tests check the way from node to engine
+    and back (geometry, marking, record, cancel, errors); the models' quality is tested with the engine.
+    """
+    torch = pytest.importorskip("torch")
+    from NetZeroAICT.synthesis import save_model
+    from NetZeroAICT.synthesis.network import build_network
+    from NetZeroAICT.synthesis.training import new_card
+
+    torch.manual_seed(0)
+    card = new_card("aorta", spacing_mm=3.0, patch=32, architecture=TINY, version="0.0.1-test")
+    card.inference = {"overlap": 0.1, "tta_flips": [[], [2]], "sw_batch_size": 1, "roi_size": [64, 64, 64]}
+    folder = tmp_path_factory.mktemp("engine_model")
+    save_model(build_network(TINY).eval(), card, folder)
+    return folder
+
+
+def test_real_engine_asks_to_confirm_warnings_and_adds_nothing(ncct_node, mrml_scene, engine_model):
+    before = scene_state(mrml_scene)
+    outcome = SynthesisJob(ncct_node, SynthesisRequest("aorta", device="cpu", model_dir=str(engine_model))).start().wait(120)
+    assert outcome.status == "needs_confirmation", outcome.message
+    assert any("does not cover the chest" in reason for reason in outcome.reasons)  # abdomen-pelvis CT, aorta asked
+    assert scene_state(mrml_scene) == before
+
+
+def test_real_engine_node_in_subprocess_node_out(ncct_node, mrml_scene, engine_model):
+    from slicer.util import arrayFromVolume
+
+    from NetZeroAICT.mrml.synthetic import run_record
+    from NetZeroAICT.ui.footprint import RunFootprint
+
+    request = SynthesisRequest("aorta", device="cpu", accept_warnings=True, model_dir=str(engine_model))
+    stages = []
+    t0 = time.monotonic()
+    outcome = SynthesisJob(ncct_node, request, on_progress=lambda f, stage, m: stages.append(stage)).start().wait(300)
+    assert outcome.status == "done", outcome.message
+    print(f"real engine, node to node: {time.monotonic() - t0:.1f} s")
+    cta, uncertainty = outcome.cta_node, outcome.uncertainty_node
+    np.testing.assert_array_equal(matrix_of(cta), matrix_of(ncct_node))
+    np.testing.assert_array_equal(matrix_of(uncertainty), matrix_of(ncct_node))
+    assert cta.GetName() == "abdomen NCCT – digital contrast (aorta) SYNTHETIC"
+    record = run_record(cta)
+    assert record["synthetic"] is True and record["model"]["version"] == "0.0.1-test"
+    assert cta.GetAttribute("NetZeroAICT.ModelId") == record["model"]["id"] == "nzct-aorta"
+    assert cta.GetAttribute("NetZeroAICT.Description").startswith("SYNTHETIC digital contrast (aorta)")
+    assert {"inference", "done"} <= set(stages)
+    ncct, synthetic = arrayFromVolume(ncct_node).astype(np.float32), arrayFromVolume(cta)
+    bone, air = ncct > 500, ncct < -500
+    np.testing.assert_array_equal(synthetic[bone], ncct[bone])  # the engine adds enhancement; bone and air
+    np.testing.assert_array_equal(synthetic[air], ncct[air])    # come back exactly as scanned, through the node
+    assert arrayFromVolume(uncertainty).min() >= 0
+    footprint = RunFootprint.from_record(record)
+    assert footprint.energy_wh > 0 and footprint.contrast_ml > 0 and footprint.net_kg_co2e > 0
+
+
+def test_real_engine_cancel_during_inference(ncct_node, mrml_scene, engine_model):
+    before = scene_state(mrml_scene)
+    request = SynthesisRequest("aorta", device="cpu", accept_warnings=True, model_dir=str(engine_model))
+    job = SynthesisJob(ncct_node, request).start()
+    deadline = time.monotonic() + 120
+    while job.stage != "inference" and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.stage == "inference" and job.running
+    t0 = time.monotonic()
+    assert job.cancel().status == "cancelled"
+    assert time.monotonic() - t0 < 5 and job.process.finished
+    assert scene_state(mrml_scene) == before and not job.work_dir.exists()
+
+
+def test_real_engine_failure_is_a_clear_error(ncct_node, mrml_scene, engine_model, tmp_path):
+    import shutil
+
+    broken = tmp_path / "model"
+    shutil.copytree(engine_model, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    before = scene_state(mrml_scene)
+    request = SynthesisRequest("aorta", device="cpu", accept_warnings=True, model_dir=str(broken))
+    outcome = SynthesisJob(ncct_node, request).start().wait(120)
+    assert outcome.status == "error"
+    assert "SHA-256" in outcome.message and "model.safetensors" in outcome.message
+    assert scene_state(mrml_scene) == before
+
+
+def test_real_engine_refuses_what_is_not_ct(mrml_scene, engine_model):
+    from NetZeroAICT import Volume
+    from NetZeroAICT.mrml.volumes import volume_to_node
+
+    photo = np.random.default_rng(0).integers(0, 256, (16, 64, 64)).astype(np.float32)
+    node = volume_to_node(Volume(photo, (1.0, 1.0, 1.0)), mrml_scene, name="8-bit image")
+    before = scene_state(mrml_scene)
+    outcome = SynthesisJob(node, SynthesisRequest("aorta", device="cpu", model_dir=str(engine_model))).start().wait(120)
+    assert outcome.status == "refused" and outcome.reasons
+    assert scene_state(mrml_scene) == before
+
+
+# -- the input check before a run, on nodes (the core's characterisation) ------------------------------------
+def test_input_check_on_nodes_warns_and_suggests(mrml_scene, ncct_node, cect_dicom_path, head_dicom_path):
+    pytest.importorskip("NetZeroAICT.characterise")
+    from NetZeroAICT import read_volume
+    from NetZeroAICT.mrml.volumes import volume_to_node
+
+    from DigitalContrastLib.input_check import check_node, suggest_indication_for
+
+    check = check_node(ncct_node, "aorta")
+    assert check.status == "warn" and any("chest" in r for r in check.reasons)
+    enhanced = volume_to_node(read_volume(cect_dicom_path), mrml_scene, name="portal venous CT")
+    assert any("already contrast-enhanced" in r for r in check_node(enhanced, "aorta").reasons)
+    head = volume_to_node(read_volume(head_dicom_path), mrml_scene, name="head CT")
+    assert suggest_indication_for(head) == "neck_brain"
+    assert suggest_indication_for(ncct_node) == "aorta"

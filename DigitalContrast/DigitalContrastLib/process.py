@@ -27,7 +27,9 @@ from typing import Callable, Protocol
 #: Exit codes of ``python -m NetZeroAICT synthesize`` and what they mean.
 EXIT_DONE, EXIT_ERROR, EXIT_REFUSED, EXIT_NEEDS_CONFIRMATION = 0, 2, 3, 4
 #: Event kinds the engine emits; anything else on stdout is passed on as ``log``.
-ENGINE_EVENTS = ("progress", "done", "error", "refused", "needs_confirmation")
+ENGINE_EVENTS = ("progress", "done", "error", "refused", "needs_confirmation", "cancelled")
+#: Seconds the engine gets to stop by itself (SIGTERM: it stops at its next check) before it is killed.
+CANCEL_GRACE_S = 1.0
 #: How many lines of stderr are kept to explain a failure.
 STDERR_TAIL_LINES = 40
 
@@ -37,8 +39,8 @@ class ProcessEvent:
     """One thing the subprocess said.
 
     Attributes:
-        kind: ``progress``, ``done``, ``error``, ``refused``, ``needs_confirmation`` (from the engine's JSON
-            lines), ``log`` (any other stdout line) or ``stderr`` (a line on stderr).
+        kind: ``progress``, ``done``, ``error``, ``refused``, ``needs_confirmation``, ``cancelled`` (from the
+            engine's JSON lines), ``log`` (any other stdout line) or ``stderr`` (a line on stderr).
         data: the JSON object (for engine events) or ``{"message": line}``.
     """
 
@@ -145,19 +147,32 @@ class SynthesisProcess:
                 return events
 
     def cancel(self) -> None:
-        """Kill the subprocess and its children; harmless when it has already ended."""
+        """Stop the subprocess and its children: ask (SIGTERM), then kill after :data:`CANCEL_GRACE_S`.
+        Harmless when it has already ended."""
         self.cancelled = True
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
+        if sys.platform == "win32":
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True)
+        else:
+            self._signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(timeout=CANCEL_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self._signal_group(proc, signal.SIGKILL)
         try:
-            if sys.platform == "win32":
-                subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True)
-            else:
-                os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             proc.kill()
-        proc.wait(timeout=10)
+            proc.wait(timeout=10)
+
+    @staticmethod
+    def _signal_group(proc, signum) -> None:
+        try:
+            os.killpg(proc.pid, signum)  # the process leads its own group (start_new_session)
+        except (ProcessLookupError, PermissionError, OSError):
+            proc.send_signal(signum)
 
     def wait(self, timeout_s: float | None = None) -> int | None:
         """Block until the process ends (tests and batch use); returns the exit code."""

@@ -177,7 +177,7 @@ class SynthesisJob:
             self.status_message = event.message
             if self.on_progress:
                 self.on_progress(self.fraction, self.stage, self.status_message)
-        elif event.kind in ("done", "error", "refused", "needs_confirmation"):
+        elif event.kind in ("done", "error", "refused", "needs_confirmation", "cancelled"):
             self._terminal = event
         elif self.on_log and event.message:
             self.on_log(event.message)
@@ -190,6 +190,8 @@ class SynthesisJob:
                 outcome = self._load_results(data)
             except Exception as error:  # a result that cannot be loaded is a failed run, said plainly
                 outcome = SynthesisOutcome("error", f"The synthetic images could not be loaded: {error}")
+        elif terminal is not None and terminal.kind == "cancelled":
+            outcome = SynthesisOutcome("cancelled", "The engine stopped before finishing; nothing was added to the scene.")
         elif returncode == EXIT_REFUSED or (terminal is not None and terminal.kind == "refused"):
             reasons = [str(r) for r in data.get("reasons", [])]
             outcome = SynthesisOutcome("refused", "The input was refused: " + " ".join(reasons), reasons)
@@ -226,25 +228,32 @@ class SynthesisJob:
         record = done.get("record") or {}
         indication = self.request.indication
         name = self.input_node.GetName()
-        cta_path = Path(done.get("out") or self.paths["cta"])
-        cta_node = self._load_onto_input_grid(cta_path, self.output_node, synthetic_node_name(name, indication))
+        # read both files before any node is touched, so a bad file leaves the scene as it was
+        cta = self._read_on_input_grid(Path(done.get("out") or self.paths["cta"]))
+        uncertainty = None
+        if self.request.uncertainty and done.get("uncertainty"):
+            uncertainty = self._read_on_input_grid(Path(done["uncertainty"]))
+        cta_node = self._put_on_node(cta, self.output_node, synthetic_node_name(name, indication))
         mark_synthetic(cta_node, indication, record, role="cta", source_node=self.input_node)
         uncertainty_node = None
-        if self.request.uncertainty and done.get("uncertainty"):
-            uncertainty_node = self._load_onto_input_grid(Path(done["uncertainty"]), self.uncertainty_output_node,
-                                                          uncertainty_node_name(name, indication))
+        if uncertainty is not None:
+            uncertainty_node = self._put_on_node(uncertainty, self.uncertainty_output_node,
+                                                 uncertainty_node_name(name, indication))
             mark_synthetic(uncertainty_node, indication, record, role="uncertainty", source_node=self.input_node)
         return SynthesisOutcome("done", f"Synthetic CTA ready: {cta_node.GetName()}", record=record,
                                 cta_node=cta_node, uncertainty_node=uncertainty_node)
 
-    def _load_onto_input_grid(self, path: Path, node, name: str):
-        """Read ``path`` and put it on a node with the input's IJK→RAS matrix, copied exactly."""
+    def _read_on_input_grid(self, path: Path):
+        """Read an engine output; it must sample the input's grid (to :data:`GRID_TOLERANCE_MM`)."""
         volume = read_volume(path)
         reference = node_to_volume(self.input_node)
         if not volume.same_grid(reference, tol_mm=GRID_TOLERANCE_MM):
             raise ValueError(f"{path.name} is not on the input's voxel grid (shape {volume.shape_ijk} vs "
                              f"{reference.shape_ijk})")
-        volume = volume.with_voxels(np.asarray(volume.voxels, dtype=np.float32))
+        return volume.with_voxels(np.asarray(volume.voxels, dtype=np.float32))
+
+    def _put_on_node(self, volume, node, name: str):
+        """Put ``volume`` on ``node`` (new when None) with the input's IJK→RAS matrix, copied exactly."""
         scene = self.input_node.GetScene()
         if node is None:
             node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
