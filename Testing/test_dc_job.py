@@ -254,3 +254,22 @@ def test_input_check_on_nodes_warns_and_suggests(mrml_scene, ncct_node, cect_dic
     head = volume_to_node(read_volume(head_dicom_path), mrml_scene, name="head CT")
     assert suggest_indication_for(head) == "neck_brain"
     assert suggest_indication_for(ncct_node) == "aorta"
+
+
+def test_sample_phantom_is_generated_not_downloaded(mrml_scene):
+    pytest.importorskip("NetZeroAICT.foundry")
+    from slicer.util import arrayFromVolume
+
+    from NetZeroAICT.foundry import make_pair
+    from NetZeroAICT.mrml.synthetic import is_synthetic
+    from NetZeroAICT.mrml.volumes import node_to_volume
+
+    from DigitalContrastLib.sample import SAMPLE_INDICATION, SAMPLE_NAME, SAMPLE_SEED, load_sample_phantom
+
+    node = load_sample_phantom(mrml_scene)
+    assert node.GetName() == SAMPLE_NAME == "Sample NCCT phantom"
+    assert node.GetAttribute("NetZeroAICT.Phantom") == "true" and "not a patient" in node.GetAttribute("NetZeroAICT.PhantomCase")
+    assert not is_synthetic(node), "the phantom is an input; only engine outputs carry the SYNTHETIC output mark"
+    pair = make_pair(SAMPLE_INDICATION, SAMPLE_SEED)
+    np.testing.assert_array_equal(arrayFromVolume(node), pair.ncct.voxels)
+    assert node_to_volume(node).same_grid(pair.ncct)

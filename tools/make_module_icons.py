@@ -1,5 +1,10 @@
-"""Draw the DigitalContrast module icon (DigitalContrast/Resources/Icons/DigitalContrast.png, 128×128):
-an axial CT slice split in two, plain on the left, with a bright enhanced aorta on the right."""
+"""Draw the DigitalContrast module's pictures in DigitalContrast/Resources/Icons/:
+
+* DigitalContrast.png (128×128, the module icon): an axial CT slice split in two, plain on the left, with a
+  bright enhanced aorta on the right;
+* DigitalContrastSamplePhantom.png (260×280, the Sample Data thumbnail): an axial slice of the sample NCCT
+  phantom the module's Sample Data entry generates (``NetZeroAICT.foundry.make_pair``, same indication and seed).
+"""
 
 from pathlib import Path
 
@@ -36,5 +41,32 @@ def draw_module_icon(out: Path) -> Path:
     return out
 
 
+def draw_sample_thumbnail(out: Path) -> Path:
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(ICONS.parents[1]))
+    from DigitalContrastLib.sample import SAMPLE_INDICATION, SAMPLE_SEED
+
+    from NetZeroAICT.foundry import make_pair
+
+    pair = make_pair(SAMPLE_INDICATION, SAMPLE_SEED)
+    lumen = pair.masks["lumen"].voxels
+    k = int(np.argmax(lumen.sum(axis=(1, 2))))  # the slice with the most lumen: the aorta is in it
+    slice_hu = pair.ncct.voxels[k]  # identity LPS grid: rows go anterior → posterior, columns right → left
+    fig = plt.figure(figsize=(2.6, 2.8), dpi=100)
+    fig.patch.set_facecolor("black")
+    ax = fig.add_axes([0, 0.14, 1, 0.86])
+    ax.imshow(slice_hu, cmap="gray", vmin=-160, vmax=240, interpolation="bilinear")
+    ax.axis("off")
+    fig.text(0.5, 0.085, "Sample NCCT phantom", color="white", ha="center", fontsize=10, fontweight="bold")
+    fig.text(0.5, 0.025, "procedural, not a patient", color="#bbbbbb", ha="center", fontsize=8)
+    fig.savefig(out, dpi=100, facecolor="black")
+    plt.close(fig)
+    return out
+
+
 if __name__ == "__main__":
     print(draw_module_icon(ICONS / "DigitalContrast.png"))
+    print(draw_sample_thumbnail(ICONS / "DigitalContrastSamplePhantom.png"))

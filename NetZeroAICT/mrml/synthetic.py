@@ -174,7 +174,7 @@ def select_comparison_layout(layout_node) -> None:
     layout_node.SetViewArrangement(COMPARISON_LAYOUT_ID)
 
 
-def show_in_comparison_views(scene, ncct_node, cta_node, uncertainty_node=None, overlay_opacity: float = 0.5) -> None:
+def show_in_comparison_views(scene, ncct_node, cta_node, uncertainty_node=None, overlay_opacity: float = 0.4) -> None:
     """NCCT in the left view, synthetic CTA (under the uncertainty overlay) in the right, axial, linked."""
     for view, background, foreground in ((NCCT_VIEW, ncct_node, None), (SYNTHETIC_VIEW, cta_node, uncertainty_node)):
         composite = view_node(scene, "vtkMRMLSliceCompositeNode", view)

@@ -70,7 +70,7 @@ ROWS = (
                                               "run record for the method)."),
     ("Computing CO\u2082e", "co2e_g", "g", 2, "CO\u2082-equivalent of that electricity at the configured grid "
                                               "intensity."),
-    ("Contrast medium avoided", "contrast_ml", "mL", 0, "Iodinated contrast a CT angiogram would have used."),
+    ("Contrast avoided", "contrast_ml", "mL", 0, "Iodinated contrast a CT angiogram would have used."),
     ("Iodine avoided", "iodine_g", "g", 0, "Iodine in that contrast medium."),
     ("Exam CO\u2082e avoided", "exam_kg_co2e", "kg", 1, "Life-cycle footprint of the contrast-enhanced "
                                                         "examination that was not needed."),
@@ -79,7 +79,7 @@ ROWS = (
 
 
 class FootprintPanel(QtWidgets.QWidget):
-    """A two-column table, this run | this session, one row per :data:`ROWS` entry."""
+    """A two-column table, this run | this session (totals), one row per :data:`ROWS` entry."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -87,9 +87,9 @@ class FootprintPanel(QtWidgets.QWidget):
         self.last: RunFootprint | None = None
         grid = QtWidgets.QGridLayout(self)
         grid.setContentsMargins(6, 6, 6, 6)
-        grid.setHorizontalSpacing(18)
+        grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(8)
-        for column, text in ((1, "This run"), (2, "This session")):
+        for column, text in ((1, "This run"), (2, "Session")):
             header = QtWidgets.QLabel(f"<b>{text}</b>")
             header.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
             grid.addWidget(header, 0, column)

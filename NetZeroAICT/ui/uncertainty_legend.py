@@ -50,7 +50,12 @@ class UncertaintyLegend(QtWidgets.QWidget):
         painter.drawRect(0, 0, BAR_WIDTH - 1, BAR_HEIGHT - 1)
         painter.end()
         self.bar.setPixmap(pixmap)
-        self.low_label.setText(f"{low_hu:g}")
-        self.mid_label.setText(f"{(low_hu + high_hu) / 2:g}")
-        self.high_label.setText(f"{high_hu:g} HU")
-        self.note.setText(f"Below {low_hu:g} HU the overlay is not drawn.")
+        self.low_label.setText(_hu(low_hu))
+        self.mid_label.setText(_hu((low_hu + high_hu) / 2))
+        self.high_label.setText(f"{_hu(high_hu)} HU")
+        self.note.setText(f"Below {_hu(low_hu)} HU the overlay is not drawn.")
+
+
+def _hu(value: float) -> str:
+    """HU to one decimal at most (12.5, 31.2, 50)."""
+    return f"{round(value, 1):g}"
