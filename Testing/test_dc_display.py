@@ -124,3 +124,27 @@ def test_volume_rendering_uses_the_indications_preset(comparison):
     property_node = vr.GetFirstVolumeRenderingDisplayNode(cta).GetVolumePropertyNode()
     assert property_node.GetVolumeProperty().GetScalarOpacityUnitDistance() == pytest.approx(0.123)
     assert set(synthetic.VOLUME_RENDERING_PRESETS) == set(INDICATIONS)
+
+
+def test_show_results_sets_up_everything_the_module_shows(comparison):
+    import sys
+
+    from .conftest import REPO
+
+    sys.path.insert(0, str(REPO / "DigitalContrast"))
+    from DigitalContrastLib.views import overlay_range_hu, show_results
+
+    scene, layout, logics, ncct, cta, uncertainty = comparison
+    vr = slicer.vtkSlicerVolumeRenderingLogic()
+    vr.SetMRMLScene(scene)
+    scene._test_logics = [vr]
+    layout.GetLayoutNode().SetViewArrangement(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpView)
+    shown = show_results(scene, ncct, cta, uncertainty, "aorta", layout.GetLayoutNode(), vr)
+    assert layout.GetLayoutNode().GetViewArrangement() == synthetic.COMPARISON_LAYOUT_ID
+    low, high = shown["overlay_range_hu"]
+    assert (low, high) == overlay_range_hu(uncertainty) and high == pytest.approx(60.0, abs=0.5) and low == pytest.approx(high / 4, abs=0.1)
+    assert len(shown["colour_stops"]) == 9 and shown["volume_rendering_preset"] == ""  # no presets in slicer-core
+    for node in (ncct, cta):
+        assert (node.GetDisplayNode().GetWindow(), node.GetDisplayNode().GetLevel()) == INDICATIONS["aorta"].window_hu
+    assert synthetic.views_showing_synthetic(scene) == ["Yellow"]
+    assert vr.GetFirstVolumeRenderingDisplayNode(cta).GetVisibility()

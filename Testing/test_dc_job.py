@@ -168,7 +168,7 @@ def test_real_engine_asks_to_confirm_warnings_and_adds_nothing(ncct_node, mrml_s
     assert scene_state(mrml_scene) == before
 
 
-def test_real_engine_node_in_subprocess_node_out(ncct_node, mrml_scene, engine_model):
+def test_real_engine_node_in_subprocess_node_out(ncct_node, mrml_scene, engine_model, tmp_path):
     from slicer.util import arrayFromVolume
 
     from NetZeroAICT.mrml.synthetic import run_record
@@ -196,6 +196,38 @@ def test_real_engine_node_in_subprocess_node_out(ncct_node, mrml_scene, engine_m
     assert arrayFromVolume(uncertainty).min() >= 0
     footprint = RunFootprint.from_record(record)
     assert footprint.energy_wh > 0 and footprint.contrast_ml > 0 and footprint.net_kg_co2e > 0
+    _show_and_render(mrml_scene, ncct_node, outcome, tmp_path)
+
+
+def _show_and_render(scene, ncct_node, outcome, tmp_path):
+    """What the module does after a run (layout, windows, overlay), rendered headless to PNG."""
+    import os
+
+    import slicer
+
+    from DigitalContrastLib.views import show_results
+    from NetZeroAICT.mrml.synthetic import views_showing_synthetic
+
+    from .slice_render import render, save_side_by_side, slice_logics
+
+    layout = slicer.vtkMRMLLayoutLogic()
+    layout.SetMRMLScene(scene)
+    logics = {}
+    try:
+        from NetZeroAICT.mrml.synthetic import select_comparison_layout
+
+        select_comparison_layout(layout.GetLayoutNode())
+        logics = slice_logics(scene, ["Red", "Yellow"])
+        shown = show_results(scene, ncct_node, outcome.cta_node, outcome.uncertainty_node, "aorta")
+        assert views_showing_synthetic(scene) == ["Yellow"] and shown["overlay_range_hu"][1] >= 1.0
+        images = [render(logics[name]) for name in ("Red", "Yellow")]
+        assert all(image[..., :3].max() > 100 for image in images), "both views show the CT"
+        save_side_by_side(images, tmp_path / "real_engine_comparison.png")
+        if os.environ.get("NETZEROAICT_KEEP_PNG"):
+            save_side_by_side(images, os.path.join(os.environ["NETZEROAICT_KEEP_PNG"], "real_engine_comparison.png"))
+    finally:
+        for logic in [*logics.values(), layout]:
+            logic.SetMRMLScene(None)
 
 
 def test_real_engine_cancel_during_inference(ncct_node, mrml_scene, engine_model):
