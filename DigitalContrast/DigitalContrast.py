@@ -286,7 +286,8 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                    dicom_out=self.ui.dicomOutputPathLineEdit.currentPath or None)
         self._job = self.logic.startSynthesis(
             inputVolume, request, p.outputVolume, p.uncertaintyVolume if p.uncertainty else None,
-            onProgress=self.onProgress, onLog=logging.info, onFinished=self.onFinished)
+            onProgress=self.onProgress, onLog=logging.info, onFinished=self.onFinished,
+            dicomFiles=self.logic.dicomFilesOf(inputVolume) if request.dicom_out else None)
         self.ui.progressBar.value = 0
         self.ui.progressBar.visible = True
         self.ui.statusLabel.text = _("Starting the synthesis engine...")
@@ -415,12 +416,21 @@ class DigitalContrastLogic(ScriptedLoadableModuleLogic):
         return suggest_indication_for(inputVolume)
 
     def startSynthesis(self, inputVolume, request, outputVolume=None, uncertaintyVolume=None,
-                       onProgress=None, onLog=None, onFinished=None):
+                       onProgress=None, onLog=None, onFinished=None, dicomFiles=None):
         """Start the engine in a subprocess and return the running SynthesisJob (call its poll())."""
         from DigitalContrastLib.synthesis_job import SynthesisJob
 
         return SynthesisJob(inputVolume, request, outputVolume, uncertaintyVolume, self.processFactory,
-                            on_progress=onProgress, on_log=onLog, on_finished=onFinished).start()
+                            on_progress=onProgress, on_log=onLog, on_finished=onFinished,
+                            dicom_files=dicomFiles).start()
+
+    def dicomFilesOf(self, volumeNode) -> list:
+        """The DICOM files a volume was loaded from (empty when it was not loaded from the DICOM database)."""
+        uids = (volumeNode.GetAttribute("DICOM.instanceUIDs") or "").split()
+        database = getattr(slicer, "dicomDatabase", None)
+        if not uids or database is None:
+            return []
+        return [path for path in (database.fileForInstance(uid) for uid in uids) if path]
 
     def process(self, inputVolume, indication: str, device: str = "auto", uncertainty: bool = True,
                 acceptWarnings: bool = False, outputVolume=None, uncertaintyVolume=None, timeoutSeconds=1800.0):

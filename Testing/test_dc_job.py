@@ -64,10 +64,11 @@ def test_parse_line_reads_engine_events_and_keeps_other_lines():
 
 def test_command_line_follows_the_engine_contract(ncct_node, tmp_path):
     job = SynthesisJob(ncct_node, SynthesisRequest("pulmonary", device="cpu", uncertainty=True, accept_warnings=True,
-                                                   dicom_out=str(tmp_path)), python="py")
+                                                   dicom_out=str(tmp_path)), python="py", dicom_files=["a.dcm"])
     job.work_dir = tmp_path
     command = job.command()
-    assert command[:5] == ["py", "-m", "NetZeroAICT", "synthesize", str(tmp_path / "ncct.nrrd")]
+    # with a DICOM copy asked for, the engine reads the input's own DICOM series
+    assert command[:5] == ["py", "-m", "NetZeroAICT", "synthesize", str(tmp_path / "ncct_dicom")]
     for flag, value in (("--indication", "pulmonary"), ("--device", "cpu"), ("--progress", "json"),
                         ("--out", str(tmp_path / "cta.nrrd")), ("--dicom-out", str(tmp_path))):
         assert command[command.index(flag) + 1] == value
@@ -305,3 +306,29 @@ def test_sample_phantom_is_generated_not_downloaded(mrml_scene):
     pair = make_pair(SAMPLE_INDICATION, SAMPLE_SEED)
     np.testing.assert_array_equal(arrayFromVolume(node), pair.ncct.voxels)
     assert node_to_volume(node).same_grid(pair.ncct)
+
+
+def test_real_engine_writes_a_derived_dicom_series(mrml_scene, engine_model, cect_dicom_path, tmp_path):
+    """A DICOM copy: the engine reads the input's own DICOM files and writes a derived, synthetic series."""
+    import pydicom
+
+    from NetZeroAICT import read_volume
+    from NetZeroAICT.mrml.volumes import volume_to_node
+
+    volume = read_volume(cect_dicom_path)
+    node = volume_to_node(volume, mrml_scene, name="upper abdomen CT")
+    files = [cect_dicom_path / name for name in volume.metadata["files"]]
+    out = tmp_path / "dicom"
+    with pytest.raises(ValueError, match="needs an input loaded from DICOM"):
+        SynthesisJob(node, SynthesisRequest("aorta", dicom_out=str(out)))
+    request = SynthesisRequest("aorta", device="cpu", uncertainty=False, accept_warnings=True, dicom_out=str(out),
+                               model_dir=str(engine_model))
+    outcome = SynthesisJob(node, request, dicom_files=files).start().wait(300)
+    assert outcome.status == "done", outcome.message
+    np.testing.assert_array_equal(matrix_of(outcome.cta_node), matrix_of(node))
+    written = sorted(out.rglob("*.dcm")) or sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(written) == len(files)
+    first = pydicom.dcmread(written[0], stop_before_pixels=True)
+    source = pydicom.dcmread(files[0], stop_before_pixels=True)
+    assert "DERIVED" in first.ImageType and "SYNTHETIC" in first.SeriesDescription.upper()
+    assert first.StudyInstanceUID == source.StudyInstanceUID and first.SeriesInstanceUID != source.SeriesInstanceUID

@@ -74,6 +74,9 @@ class SynthesisJob:
         request: what to compute.
         output_node, uncertainty_output_node: existing nodes to fill instead of creating new ones.
         process_factory: ``(command, env) -> runner`` (default: a real :class:`SynthesisProcess`).
+        dicom_files: the DICOM files the input node was loaded from (Slicer: ``DICOM.instanceUIDs`` resolved in
+            the DICOM database). Needed for ``request.dicom_out``: the engine then reads the series itself, so
+            the derived series keeps the patient, study and frame of reference.
         on_progress: called with (fraction 0–1, stage, message) for each progress event.
         on_log: called with each non-progress line (engine log, stderr).
         on_finished: called once with the :class:`SynthesisOutcome`.
@@ -81,13 +84,18 @@ class SynthesisJob:
 
     def __init__(self, input_node, request: SynthesisRequest, output_node=None, uncertainty_output_node=None,
                  process_factory: ProcessFactory | None = None, python: str | None = None,
+                 dicom_files: list | None = None,
                  on_progress: Callable[[float, str, str], None] | None = None,
                  on_log: Callable[[str], None] | None = None,
                  on_finished: Callable[[SynthesisOutcome], None] | None = None):
         if input_node is None or input_node.GetImageData() is None:
             raise ValueError("select an input volume that holds an image")
+        if request.dicom_out and not dicom_files:
+            raise ValueError("A DICOM copy needs an input loaded from DICOM (its files are the source of the derived "
+                             "series). Load the NCCT from the DICOM database, or export NRRD/NIfTI instead.")
         self.input_node = input_node
         self.request = request
+        self.dicom_files = [Path(f) for f in dicom_files or []]
         self.output_node = output_node
         self.uncertainty_output_node = uncertainty_output_node
         self.process_factory = process_factory or default_process_factory
@@ -105,9 +113,9 @@ class SynthesisJob:
     # -- files ----------------------------------------------------------------------------------------
     @property
     def paths(self) -> dict[str, Path]:
+        ncct = "ncct_dicom" if self.request.dicom_out else "ncct.nrrd"
         return {name: self.work_dir / file for name, file in
-                (("ncct", "ncct.nrrd"), ("cta", "cta.nrrd"), ("uncertainty", "uncertainty.nrrd"),
-                 ("record", "run.json"))}
+                (("ncct", ncct), ("cta", "cta.nrrd"), ("uncertainty", "uncertainty.nrrd"), ("record", "run.json"))}
 
     def command(self) -> list[str]:
         p = self.paths
@@ -120,14 +128,21 @@ class SynthesisJob:
         self._started = time.monotonic()
         self.work_dir = Path(tempfile.mkdtemp(prefix="DigitalContrast-"))
         try:
-            volume = node_to_volume(self.input_node)
-            write_volume(volume, self.paths["ncct"], compress=False)
+            if self.request.dicom_out:
+                self._copy_dicom_series(self.paths["ncct"])
+            else:
+                write_volume(node_to_volume(self.input_node), self.paths["ncct"], compress=False)
             self.process = self.process_factory(self.command(), engine_environment())
             self.process.start()
         except BaseException:
             self._remove_work_dir()
             raise
         return self
+
+    def _copy_dicom_series(self, folder: Path) -> None:
+        folder.mkdir()
+        for index, source in enumerate(self.dicom_files):
+            shutil.copy2(source, folder / f"{index:05d}_{source.name}")
 
     @property
     def running(self) -> bool:
