@@ -267,7 +267,8 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             with slicer.util.tryWithErrorDisplay(_("Failed to cancel the synthesis."), waitCursor=True):
                 self._job.cancel()
             return
-        with slicer.util.tryWithErrorDisplay(_("Failed to start digital contrast."), waitCursor=True):
+        # no wait cursor here: the dependency and input-check dialogs may open and need the pointer
+        with slicer.util.tryWithErrorDisplay(_("Failed to start digital contrast.")):
             self.logic.installDependencies()
             self._start(acceptWarnings=False)
 
@@ -329,7 +330,7 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         elif outcome.status == "needs_confirmation":
             self.ui.statusLabel.text = _("The engine asks for confirmation.")
             if self._confirmInput("warn", outcome.reasons, p.inputVolume.GetName()):
-                with slicer.util.tryWithErrorDisplay(_("Failed to start digital contrast."), waitCursor=True):
+                with slicer.util.tryWithErrorDisplay(_("Failed to start digital contrast.")):
                     self._start(acceptWarnings=True)
         elif outcome.status == "refused":
             self.ui.statusLabel.text = _("The input was refused.")

@@ -75,6 +75,11 @@ def test_command_line_follows_the_engine_contract(ncct_node, tmp_path):
     assert "--accept-warnings" in command and "--uncertainty" in command
 
 
+def test_the_input_is_never_overwritten(ncct_node):
+    with pytest.raises(ValueError, match="output volume is the input volume"):
+        SynthesisJob(ncct_node, SynthesisRequest("aorta"), output_node=ncct_node)
+
+
 def test_unknown_indication_is_a_readable_error():
     from NetZeroAICT.errors import NetZeroAICTError
 

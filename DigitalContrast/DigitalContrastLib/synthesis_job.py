@@ -90,6 +90,8 @@ class SynthesisJob:
                  on_finished: Callable[[SynthesisOutcome], None] | None = None):
         if input_node is None or input_node.GetImageData() is None:
             raise ValueError("select an input volume that holds an image")
+        if input_node in (output_node, uncertainty_output_node):
+            raise ValueError("the output volume is the input volume: choose another output (or 'Create new volume')")
         if request.dicom_out and not dicom_files:
             raise ValueError("A DICOM copy needs an input loaded from DICOM (its files are the source of the derived "
                              "series). Load the NCCT from the DICOM database, or export NRRD/NIfTI instead.")
