@@ -19,6 +19,8 @@ from .canonical import CanonicalView
 BODY_HU = -400.0
 #: Above this a voxel is bone (or calcification, or dense contrast).
 BONE_HU = 250.0
+#: Above this a voxel is cortical bone: denser than any contrast-filled lumen (which stays below ~650 HU).
+DENSE_BONE_HU = 700.0
 #: Median HU range of an air-filled structure inside the body that is lung (aerated parenchyma with its
 #: vessels); gas in bowel, stomach or trachea has a median near −1000.
 LUNG_MEDIAN_HU = (-975.0, -550.0)
@@ -39,10 +41,16 @@ class Anatomy:
     Attributes:
         body: filled body outline (table, head holder and outside air removed).
         lung: aerated lung.
-        bone: voxels above :data:`BONE_HU` inside the body.
+        bone: voxels above :data:`BONE_HU` inside the body (includes a contrast-filled lumen).
+        dense_bone: voxels above :data:`DENSE_BONE_HU` (cortical bone, never contrast).
+        skeleton: connected pieces of ``bone`` that hold some ``dense_bone`` (bones; an enhanced lumen
+            joins one only where it touches a bone).
+        near_cortex: ``bone`` within 8 mm in-plane of ``dense_bone`` (bones; of a touching lumen only the
+            part next to the bone).
         body_area_cm2: body cross-section per slice.
         lung_fraction: lung area / body area per slice.
         bone_fraction: bone area / body area per slice.
+        ring_filled: closed bone rings with everything they enclose (skull and contents on head slices).
         enclosed: voxels enclosed by a closed ring of bone in their slice (the skull's contents on head
             slices; the marrow of long bones and vertebrae elsewhere).
         skull_fraction: area enclosed by a closed bone ring and holding brain-like tissue / body area.
@@ -50,12 +58,18 @@ class Anatomy:
         lateral_bone_cm2: largest bone blob per slice lying more than 35 mm from the midline (iliac wings,
             femoral heads; ribs are thinner).
         trachea: True where a small pocket of pure air lies in the midline inside a narrow body (airway).
+        truncated: True where the body reaches the edge of the image over more than 10 % of the slice's
+            border (a field of view smaller than the patient: the body area is then only a lower bound).
         centre_yx: body centroid per slice in voxel units (NaN where the slice is empty).
     """
 
     body: np.ndarray
     lung: np.ndarray
     bone: np.ndarray
+    dense_bone: np.ndarray
+    skeleton: np.ndarray
+    near_cortex: np.ndarray
+    ring_filled: np.ndarray
     enclosed: np.ndarray
     body_area_cm2: np.ndarray
     lung_fraction: np.ndarray
@@ -64,6 +78,7 @@ class Anatomy:
     leg_pair: np.ndarray
     lateral_bone_cm2: np.ndarray
     trachea: np.ndarray
+    truncated: np.ndarray
     centre_yx: np.ndarray
     lung_ml: float
 
@@ -88,10 +103,14 @@ def body_mask(hu: np.ndarray, voxel_ml: float) -> np.ndarray:
     return _fill_slices(body)
 
 
-def lung_mask(hu: np.ndarray, body: np.ndarray, voxel_ml: float) -> np.ndarray:
-    """Aerated lung: large air-filled components inside the body whose median HU is that of lung."""
-    inner_air = body & (hu < BODY_HU)
-    labels, n = ndi.label(inner_air)
+def lung_mask(hu: np.ndarray, voxel_ml: float) -> np.ndarray:
+    """Aerated lung: large air-filled components whose median HU is that of lung.
+
+    Enclosure by the body is not required, so lungs still count where a small field of view (cardiac CT)
+    cuts through the chest; air outside the patient and gas in bowel or airways have a median near
+    −1000 HU and are left out by the median test.
+    """
+    labels, n = ndi.label(hu < BODY_HU)
     if n == 0:
         return np.zeros_like(body)
     flat = labels.ravel()
@@ -104,13 +123,13 @@ def lung_mask(hu: np.ndarray, body: np.ndarray, voxel_ml: float) -> np.ndarray:
     return np.isin(labels, keep)
 
 
-def _skull_contents(hu: np.ndarray, bone: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _skull_contents(hu: np.ndarray, bone: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(per slice: brain-like tissue enclosed by a closed ring of bone as a fraction of the body area,
-    mask of everything enclosed by closed bone rings)."""
+    mask of what closed bone rings enclose, the same with the rings themselves)."""
     ring_closed = ndi.binary_closing(bone, structure=_IN_PLANE, iterations=1)
-    enclosed = _fill_slices(ring_closed) & ~ring_closed
-    brain = enclosed & (hu >= BRAIN_HU[0]) & (hu <= BRAIN_HU[1])
-    return brain.sum(axis=(1, 2)) / np.maximum(area, 1), enclosed
+    filled = _fill_slices(ring_closed)
+    brain = filled & ~ring_closed & (hu >= BRAIN_HU[0]) & (hu <= BRAIN_HU[1])
+    return brain.sum(axis=(1, 2)) / np.maximum(area, 1), filled & ~ring_closed, filled
 
 
 def _limb_measures(body: np.ndarray, bone: np.ndarray, spacing_mm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,17 +190,29 @@ def measure_anatomy(view: CanonicalView) -> Anatomy:
     """Segment the body, lungs and bone of ``view`` and measure them slice by slice."""
     hu = view.hu
     voxel_ml = view.voxel_volume_ml
-    body = body_mask(hu, voxel_ml)
-    lung = lung_mask(hu, body, voxel_ml)
+    lung = lung_mask(hu, voxel_ml)
+    body = body_mask(hu, voxel_ml) | lung
     bone = body & (hu > BONE_HU)
     area_px = body.sum(axis=(1, 2)).astype(float)
     area = area_px * view.pixel_area_cm2
     lung_fraction = lung.sum(axis=(1, 2)) / np.maximum(area_px, 1)
-    skull, enclosed = _skull_contents(hu, bone, area_px)
+    dense_bone = body & (hu > DENSE_BONE_HU)
+    skull, enclosed, ring_filled = _skull_contents(hu, bone, area_px)
+    # bone proper: pieces above BONE_HU that hold cortical bone somewhere (a contrast-filled lumen does not,
+    # unless it touches a bone), and bright voxels within 8 mm in-plane of cortical bone
+    labels, n = ndi.label(bone)
+    has_cortex = np.zeros(n + 1, dtype=bool)
+    has_cortex[np.unique(labels[dense_bone])] = True
+    has_cortex[0] = False
+    skeleton = has_cortex[labels]
+    reach = max(1, int(round(8.0 / min(view.spacing_mm[1:]))))
+    near_cortex = bone & ndi.binary_dilation(dense_bone, structure=_IN_PLANE, iterations=reach)
     leg_pair, lateral, centre = _limb_measures(body, bone, view.spacing_mm)
     trachea = _trachea(hu, body, lung, centre, view.spacing_mm)
     bone_fraction = bone.sum(axis=(1, 2)) / np.maximum(area_px, 1)
-    return Anatomy(body=body, lung=lung, bone=bone, enclosed=enclosed, body_area_cm2=area, lung_fraction=lung_fraction,
+    edges = np.concatenate([body[:, 0, :], body[:, -1, :], body[:, :, 0], body[:, :, -1]], axis=1)
+    truncated = edges.mean(axis=1) > 0.10
+    return Anatomy(body=body, lung=lung, bone=bone, dense_bone=dense_bone, skeleton=skeleton, near_cortex=near_cortex, ring_filled=ring_filled, enclosed=enclosed, body_area_cm2=area, lung_fraction=lung_fraction,
                    bone_fraction=bone_fraction,
-                   skull_fraction=skull, leg_pair=leg_pair, lateral_bone_cm2=lateral, trachea=trachea,
+                   skull_fraction=skull, leg_pair=leg_pair, lateral_bone_cm2=lateral, trachea=trachea, truncated=truncated,
                    centre_yx=centre, lung_ml=float(lung.sum() * voxel_ml))

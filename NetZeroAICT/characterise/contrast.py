@@ -21,9 +21,10 @@ CONFIDENT_MARGIN_HU = 40.0
 #: and below which they are not (calcifications alone stay below).
 INTRACRANIAL_ENHANCED_FRACTION = 0.004
 INTRACRANIAL_PLAIN_FRACTION = 0.0015
-#: Neck and limbs: enhanced steady voxels, as a fraction of the soft tissue searched.
-TUBES_ENHANCED_FRACTION = 0.002
-TUBES_PLAIN_FRACTION = 0.0005
+#: Neck and limbs: long thin enhanced pieces, as a fraction of the soft tissue searched (calcified
+#: arteries on a non-contrast CT stay below the lower bound, a contrast-filled tree above the upper).
+TUBES_ENHANCED_FRACTION = 0.0012
+TUBES_PLAIN_FRACTION = 0.0004
 
 
 def _margin_confidence(distance_hu: float) -> float:
@@ -50,7 +51,8 @@ def _from_fraction(measure: BloodPoolMeasure, key: str, enhanced: float, plain: 
             phase, confidence = "venous_or_later", 0.55
         strength = float(np.clip(fraction / (2 * enhanced), 0.5, 1.0))
         return phase, min(confidence, 0.95) * strength + 0.5 * (1 - strength), (
-            f"{where}: {100 * fraction:.2f}% of the tissue searched is enhanced, median {measure.hu:.0f} HU")
+            f"{where}: {100 * fraction:.2f}% of the tissue searched is enhanced, up to {measure.hu:.0f} HU "
+            "(90th percentile)")
     if fraction <= plain:
         return "non_contrast", 0.8 - 0.2 * fraction / plain, (
             f"{where}: only {100 * fraction:.2f}% of the tissue searched is brighter than unenhanced blood")
@@ -60,23 +62,28 @@ def _from_fraction(measure: BloodPoolMeasure, key: str, enhanced: float, plain: 
 def decide_phase(measures: list[BloodPoolMeasure], agent_stated: bool | None) -> tuple[str, float, float | None, list[str]]:
     """Combine blood-pool measurements into (phase, confidence, blood_pool_hu, evidence sentences).
 
-    The aorta is preferred where found on 3 slices or more; then the skull's contents; then the arteries of
-    the neck and limbs. Without any, the phase is 'unknown'.
+    The large blood pools (aorta, heart and great vessels) are preferred where found on 3 slices or more,
+    the brighter of the two deciding; then the skull's contents; then the arteries of the neck and limbs.
+    Without any, the phase is 'unknown'.
     """
     evidence: list[str] = []
     phase, confidence, blood_hu = "unknown", 0.0, None
     by_site = {m.site: m for m in measures}
-    aorta = by_site.get("aorta")
     decided = False
-    if aorta is not None and aorta.hu is not None and aorta.support >= 3:
-        blood_hu = aorta.hu
-        phase, confidence = phase_from_blood_hu(aorta.hu)
-        if aorta.support < 6:
+    large = [m for m in (by_site.get("aorta"), by_site.get("heart_and_great_vessels"))
+             if m is not None and m.hu is not None and m.support >= 3]
+    for m in large:
+        evidence.append(f"{m.site.replace('_', ' ')}: lumen {m.hu:.0f} HU over {m.support:.0f} slices "
+                        f"(interquartile range {m.spread_hu:.0f} HU)")
+    if large:
+        # the brightest large blood pool decides: a bolus may fill the pulmonary arteries before the aorta
+        best = max(large, key=lambda m: m.hu)
+        blood_hu = best.hu
+        phase, confidence = phase_from_blood_hu(best.hu)
+        if best.support < 6:
             confidence = 0.5 + (confidence - 0.5) * 0.7
-        if aorta.spread_hu > 60.0:
+        if best.spread_hu > 60.0:
             confidence = 0.5 + (confidence - 0.5) * 0.7
-        evidence.append(f"aorta: median lumen {aorta.hu:.0f} HU over {aorta.support:.0f} slices "
-                        f"(interquartile range {aorta.spread_hu:.0f} HU)")
         decided = True
     for site, key, enhanced, plain in (("intracranial", "enhanced_fraction", INTRACRANIAL_ENHANCED_FRACTION,
                                         INTRACRANIAL_PLAIN_FRACTION),

@@ -50,14 +50,14 @@ def _validity_problems(volume: Volume) -> list[str]:
         if values.size <= 32:
             problems.append(f"The image holds only {values.size} distinct integer values: it is a label map "
                             "(segmentation), not an image.")
-    if np.issubdtype(voxels.dtype, np.floating):
-        finite = np.isfinite(voxels)
-        if not finite.all():
-            bad = int(finite.size - np.count_nonzero(finite))
-            problems.append(f"{bad} voxel(s) are NaN or infinite; the image is damaged or was computed wrongly.")
-            return problems
-    if voxels.size and float(voxels.max()) - float(voxels.min()) < 1.0:
-        problems.append(f"Every voxel has the same value ({float(voxels.flat[0]):.0f}): the image is empty or blank.")
+    if not voxels.size:
+        return problems + ["The image holds no voxels."]
+    lo, hi = float(voxels.min()), float(voxels.max())  # NaN and ±inf propagate into these
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        bad = int(voxels.size - np.count_nonzero(np.isfinite(voxels)))
+        problems.append(f"{bad} voxel(s) are NaN or infinite; the image is damaged or was computed wrongly.")
+    elif hi - lo < 1.0:
+        problems.append(f"Every voxel has the same value ({lo:.0f}): the image is empty or blank.")
     return problems
 
 
@@ -95,21 +95,24 @@ def characterise(volume_or_path, *, series_uid: str | None = None) -> Characteri
 
     anatomy = measure_anatomy(view)
     regions, extents, per_slice = covered_regions(anatomy, view.spacing_mm)
-    tube = bloodpool.tube_statistics(view.hu, view.spacing_mm)
-    noise = bloodpool.noise_hu(tube, anatomy.body)
     measures = []
+    noise = None
     trunk = np.isin(per_slice, (_CHEST, _ABDOMEN, _PELVIS))
     if trunk.any():
+        tube = bloodpool.tube_statistics(view.hu, view.spacing_mm)
+        noise = bloodpool.noise_hu(tube, anatomy.body)
         measures.append(bloodpool.find_aorta(view, anatomy, trunk, tube, noise))
+        if (per_slice == _CHEST).any():
+            measures.append(bloodpool.find_heart_and_great_vessels(view, anatomy, per_slice == _CHEST, tube, noise))
     if (per_slice == _HEAD).any():
         measures.append(bloodpool.find_intracranial(view, anatomy, per_slice == _HEAD))
     if (per_slice == _NECK).any():
-        measures.append(bloodpool.find_vessel_tubes(view, anatomy, per_slice == _NECK, "neck_arteries", noise))
+        measures.append(bloodpool.find_vessel_tubes(view, anatomy, per_slice == _NECK, "neck_arteries"))
     if (per_slice == _LEGS).any():
-        measures.append(bloodpool.find_vessel_tubes(view, anatomy, per_slice == _LEGS, "limb_arteries", noise))
+        measures.append(bloodpool.find_vessel_tubes(view, anatomy, per_slice == _LEGS, "limb_arteries"))
     phase, confidence, blood_hu, phase_evidence = decide_phase(measures, acquisition.contrast_agent_stated(facts))
     return Characterisation(
         is_ct=True, ct_evidence=evidence, phase=phase, phase_confidence=confidence, blood_pool_hu=blood_hu,
         regions=regions, region_extent_mm=extents, phase_evidence=phase_evidence,
-        blood_pool=[m.to_dict() for m in measures], noise_hu=round(noise, 1),
+        blood_pool=[m.to_dict() for m in measures], noise_hu=None if noise is None else round(noise, 1),
         elapsed_s=time.perf_counter() - start, **base)

@@ -39,16 +39,19 @@ def slice_scores(anatomy: Anatomy, spacing_mm) -> np.ndarray:
     trachea = ndi.uniform_filter1d(anatomy.trachea.astype(float), size, mode="nearest") > 0.3
     scores = np.zeros((area.size, len(BODY_REGIONS)))
     head, neck, chest, abdomen, pelvis, leg = range(6)
-    narrow = area < 330.0
+    narrow = (area < 330.0) & ~anatomy.truncated  # a cut-off body is no narrower than it looks
+    lungs = lung > 0.15
     bony = anatomy.bone_fraction > 0.12  # skull base and face: much more bone than a neck's vertebra
     scores[:, head] = np.where(skull > 0.25, 2.0, np.where(narrow & ((skull > 0.05) | bony), 1.0, -1.0)) \
         + np.where(area > 450.0, -3.0, 0.0)
     scores[:, neck] = np.where(narrow & (skull < 0.1) & (lung < 0.05) & ~bony, 0.5, -0.5) + np.where(trachea & (lung < 0.1), 1.0, 0.0) \
         - np.where(skull > 0.25, 2.0, 0.0)
-    scores[:, chest] = np.where(lung > 0.15, 2.0, np.where(lung > 0.06, 0.0, -1.0))
-    scores[:, abdomen] = np.where((lung < 0.05) & ~narrow & (lateral < 5.0), 1.0, 0.0) - np.where(skull > 0.25, 2.0, 0.0)
+    scores[:, chest] = np.where(lung > 0.15, 2.0, np.where((lung > 0.06) & ~narrow, 0.0, -1.0))
+    scores[:, abdomen] = np.where((lung < 0.05) & ~narrow & (lateral < 5.0), 1.0, np.where(narrow, -1.0, 0.0)) \
+        - np.where(skull > 0.25, 2.0, 0.0)
     scores[:, pelvis] = np.where((lateral >= 5.0) & (lung < 0.03) & ~narrow, 1.5, -0.5) - np.where(skull > 0.25, 2.0, 0.0)
     scores[:, leg] = np.where(legs, 2.0, -2.0)
+    scores[:, [head, neck]] -= np.where(lungs, 2.0, 0.0)[:, None]
     scores[:, [chest, abdomen, pelvis, leg]] -= np.where(skull > 0.25, 2.0, 0.0)[:, None]
     return scores
 
