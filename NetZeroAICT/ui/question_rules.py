@@ -72,23 +72,17 @@ def is_unanswered(value: Any) -> bool:
 
 
 def check_answer(question: dict, value: Any) -> str | None:
-    """The message to show for ``value`` as the answer to ``question``, or None when it is acceptable."""
-    kind = question.get("type")
+    """The message to show for ``value`` as the answer to ``question``, or None when it is acceptable.
+
+    A missing required answer is reported here; everything else by the study's own answer rules
+    (:func:`NetZeroAICT.study.answers.answer_problem`), so the form accepts exactly what the store accepts.
+    """
     if is_unanswered(value):
         return "An answer is required." if question.get("required", False) else None
-    if kind in ("number", "measurement"):
-        low, high = question.get("min"), question.get("max")
-        if (low is not None and value < low) or (high is not None and value > high):
-            return f"Enter a value in {range_text(question)}."
-    elif kind == "single_choice" and value not in {v for v, _ in choice_items(question)}:
-        return f"{value!r} is not one of the choices."
-    elif kind == "multiple_choice":
-        unknown = [v for v in value if v not in {c for c, _ in choice_items(question)}]
-        if unknown:
-            return f"{', '.join(map(repr, unknown))} not among the choices."
-    elif kind == "likert" and value not in {v for v, _ in likert_points(question)}:
-        return f"Pick a point of the scale {likert_points(question)[0][0]}–{likert_points(question)[-1][0]}."
-    return None
+    from ..study.answers import answer_problem
+
+    problem = answer_problem(question, value)
+    return problem[0].upper() + problem[1:] if problem else None
 
 
 def check_answers(questions: list[dict], answers: dict[str, Any]) -> dict[str, str]:
