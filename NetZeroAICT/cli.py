@@ -16,6 +16,7 @@ from .errors import NetZeroAICTError
 
 COMMAND_MODULES = [
     "NetZeroAICT.cli_volume",
+    "NetZeroAICT.cli_study",
 ]
 
 

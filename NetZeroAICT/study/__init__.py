@@ -19,7 +19,7 @@ _LAZY = {
     "ResultsStore": ".store", "StoreError": ".store",
     "merge_stores": ".merge",
     "export_answers": ".export", "tidy_answers": ".export", "TIDY_COLUMNS": ".export",
-    "build_package": ".package", "PackageKey": ".package",
+    "build_package": ".package", "PackageKey": ".package", "enrol_reader": ".package",
     "audit_package": ".audit", "Leak": ".audit",
     "init_study": ".cases",
 }

@@ -167,6 +167,8 @@ class ResultsStore:
                                      where=f"{study_id}/{reader_id}/{session_id}",
                                      hint="a worklist cannot change once assigned")
                 return
+            if not item_codes:
+                return
             try:
                 c.execute(T.worklist.insert(), [
                     {"study_id": study_id, "reader_id": reader_id, "session_id": session_id, "item_code": code,
