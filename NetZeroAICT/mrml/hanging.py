@@ -25,16 +25,18 @@ import vtk
 from ..errors import ValidationError
 
 LAYOUTS = {
+    "one_up": "SlicerLayoutOneUpRedSliceView",
     "one_up_axial": "SlicerLayoutOneUpRedSliceView",
     "one_up_sagittal": "SlicerLayoutOneUpYellowSliceView",
     "one_up_coronal": "SlicerLayoutOneUpGreenSliceView",
     "conventional": "SlicerLayoutConventionalView",
     "four_up": "SlicerLayoutFourUpView",
     "side_by_side": "SlicerLayoutSideBySideView",
+    "three_over_three": "SlicerLayoutThreeOverThreeView",
     "one_up_3d": "SlicerLayoutOneUp3DView",
 }
 #: Aliases accepted in protocols.
-LAYOUT_ALIASES = {"axial": "one_up_axial", "one_up": "one_up_axial", "sagittal": "one_up_sagittal",
+LAYOUT_ALIASES = {"axial": "one_up_axial", "sagittal": "one_up_sagittal",
                   "coronal": "one_up_coronal", "four-up": "four_up", "3d": "one_up_3d"}
 #: Layouts that show a 3D view.
 LAYOUTS_WITH_3D = {"conventional", "four_up", "one_up_3d"}

@@ -3,7 +3,8 @@
 One block per question: its number and text (``*`` when required), the help line, the editor for its type
 (see :mod:`NetZeroAICT.ui.question_editors`) and a red validation message shown when the answer is missing or
 out of range. Below: Previous / Next (navigation, enabled by the caller as the answer policy allows) and
-Submit. Keyboard: Ctrl+Return submits, Ctrl+Right goes to the next case, Ctrl+Left to the previous one.
+Submit. Keyboard: Ctrl+Return submits, Alt+Right goes to the next case, Alt+Left to the previous one (keys a
+text field leaves alone, so they work wherever the focus is in the form).
 
 Callbacks are plain Python callables (PythonQt cannot declare signals):
 ``on_submit(answers: dict) -> None`` (the answers passed every check), ``on_change(answers)`` (autosave a
@@ -20,8 +21,8 @@ from .question_editors import MeasurementEditor, make_editor
 from .question_rules import check_answer
 
 SUBMIT_KEYS = "Ctrl+Return"
-NEXT_KEYS = "Ctrl+Right"
-PREVIOUS_KEYS = "Ctrl+Left"
+NEXT_KEYS = "Alt+Right"
+PREVIOUS_KEYS = "Alt+Left"
 MESSAGE_STYLE = "QLabel { color: #c62828; font-weight: bold; }"
 
 
