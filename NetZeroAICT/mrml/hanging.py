@@ -205,3 +205,15 @@ def render_slice_view(logic, path: str) -> tuple[int, int]:
     writer.Write()
     dims = image.GetDimensions()
     return dims[0], dims[1]
+
+
+def release_headless_views(scene=None) -> None:
+    """Detach the layout and slice logics made for a headless scene (before clearing or dropping the scene)."""
+    scene = scene or slicer.mrmlScene
+    for logic in getattr(scene, "_netzeroaict_slice_logics", {}).values():
+        logic.SetMRMLScene(None)
+    scene._netzeroaict_slice_logics = {}
+    layout_logic = getattr(scene, "_netzeroaict_layout_logic", None)
+    if layout_logic is not None:
+        layout_logic.SetMRMLScene(None)
+        scene._netzeroaict_layout_logic = None
