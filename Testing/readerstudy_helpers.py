@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "ReaderStudy") not in sys.path:
@@ -126,3 +127,14 @@ class SteppingClock:
         from datetime import timedelta
 
         self.now += timedelta(days=days)
+
+
+@pytest.fixture
+def scene(mrml_scene):
+    """The shared headless MRML scene, with the layout and slice logics released before it is cleared
+    (clearing a scene that headless layout/slice logics still observe crashes slicer-core)."""
+    pytest.importorskip("slicer")
+    from NetZeroAICT.mrml.hanging import release_headless_views
+
+    yield mrml_scene
+    release_headless_views(mrml_scene)

@@ -5,18 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .readerstudy_helpers import build_small_package
+from .readerstudy_helpers import build_small_package, scene  # noqa: F401 (fixture)
 
 pytest.importorskip("slicer")
-
-
-@pytest.fixture
-def scene(mrml_scene):
-    """The shared headless scene, with the layout and slice logics released before it is cleared."""
-    from NetZeroAICT.mrml.hanging import release_headless_views
-
-    yield mrml_scene
-    release_headless_views(mrml_scene)
 
 
 def _hanging(**overrides):
