@@ -156,19 +156,30 @@ def _reader_protocol_leaks(path: Path, secrets_: set[str]) -> list[Leak]:
     return leaks
 
 
-def _order_leaks(where: str, codes: list[str], key: PackageKey) -> list[Leak]:
-    items = [key.items[c] for c in codes if c in key.items]
-    leaks = []
-    case_ids = [i["case_id"] for i in items]
-    if len(case_ids) >= 4 and len(set(case_ids)) == len(case_ids) and case_ids in (sorted(case_ids), sorted(case_ids)[::-1]):
-        leaks.append(Leak("order", where, "items are in case-id order"))
-    modalities = [i["modality"] for i in items]
-    counts = {m: modalities.count(m) for m in ("real", "synthetic")}
-    if min(counts.values()) >= 5:
-        first = modalities[0]
-        switches = sum(a != b for a, b in zip(modalities, modalities[1:]))
-        if switches == 1:
-            leaks.append(Leak("order", where, f"all {first} images come before all the others"))
+def _order_leaks(worklists: dict[str, list[str]], key: PackageKey) -> list[Leak]:
+    """Orders that follow the cases or the modalities: in one long worklist (where chance cannot explain it)
+    or in most of the worklists together."""
+    leaks, sorted_lists, separated_lists, counted = [], [], [], 0
+    for where, codes in worklists.items():
+        items = [key.items[c] for c in codes if c in key.items and not key.items[c]["training"]]
+        case_ids = [i["case_id"] for i in items]
+        modalities = [i["modality"] for i in items]
+        if len(items) < 3:
+            continue
+        counted += 1
+        if len(set(case_ids)) == len(case_ids) and case_ids in (sorted(case_ids), sorted(case_ids)[::-1]):
+            sorted_lists.append(where)
+            if len(case_ids) >= 8:
+                leaks.append(Leak("order", where, "items are in case-id order"))
+        if len(set(modalities)) == 2 and sum(a != b for a, b in zip(modalities, modalities[1:])) == 1:
+            separated_lists.append(where)
+            if min(modalities.count("real"), modalities.count("synthetic")) >= 5:
+                leaks.append(Leak("order", where, f"all {modalities[0]} images come before all the others"))
+    if counted >= 2 and len(sorted_lists) > counted / 2:
+        leaks.append(Leak("order", "worklists", f"{len(sorted_lists)} of {counted} worklists are in case-id order"))
+    if counted >= 2 and len(separated_lists) > counted / 2:
+        leaks.append(Leak("order", "worklists", f"{len(separated_lists)} of {counted} worklists show all images of "
+                          "one modality before the other"))
     return leaks
 
 
@@ -286,12 +297,13 @@ def audit_package(folder: str | Path, *, key: PackageKey | str | Path | None = N
         leaks.append(Leak("order", "package.json", "images are listed in a non-alphabetical (revealing?) order"))
     if key is not None:
         leaks += _keyed_leaks(headers, sizes, key, root)
+        worklists = {}
         for path in sorted((root / "worklists").glob("*.json")) if (root / "worklists").is_dir() else []:
             try:
                 sessions = json.loads(path.read_text())["sessions"]
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, TypeError):
                 leaks.append(Leak("file", f"worklists/{path.name}", "not a worklist"))
                 continue
-            for session_id, codes in sessions.items():
-                leaks += _order_leaks(f"worklists/{path.name} {session_id}", codes, key)
+            worklists.update({f"worklists/{path.name} {s}": codes for s, codes in sessions.items()})
+        leaks += _order_leaks(worklists, key)
     return leaks

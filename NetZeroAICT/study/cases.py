@@ -119,8 +119,11 @@ def cases_from_folder(folder: Path) -> list[dict]:
 
 
 def _default_synthesize(ncct_path, indication, out_path):
-    from NetZeroAICT.synthesis import synthesize_file  # the engine loads only when a case needs it
-
+    try:
+        from NetZeroAICT.synthesis import synthesize_file  # the engine loads only when a case needs it
+    except ImportError as error:
+        raise ValidationError(f"the synthesis engine is not available ({error})", where=str(ncct_path),
+                              hint="give synthetic_cta for every case, or install the engine") from None
     return synthesize_file(str(ncct_path), indication, str(out_path))
 
 

@@ -42,7 +42,7 @@ def _merge_one(target: ResultsStore, source_url: str) -> dict[str, int]:
     source = ResultsStore(source_url)
     counts = {}
     try:
-        with source._read() as s, target.engine.begin() as t:
+        with source._read() as s, target._write() as t:
             for table in (T.study, T.sessions, T.questions, T.worklist, T.session_runs, T.readings, T.answers,
                           T.answer_revisions):
                 theirs, ours = _rows(s, table), _rows(t, table)

@@ -9,6 +9,7 @@ and raises :class:`ProtocolError` listing every problem as ``file: field.path: w
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -16,7 +17,6 @@ from pathlib import Path
 
 from ..errors import ValidationError
 from ..indications import INDICATIONS
-from .answers import likert_range
 from .schema import PROTOCOL_SCHEMA
 
 DEFAULT_HANGING_PROTOCOL = {"layout": "side_by_side", "linked": True, "mip_slab_mm": 0.0, "show_3d": False}
@@ -41,10 +41,15 @@ def field_path(parts) -> str:
     return text or "(top level)"
 
 
-def _schema_problems(data) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _validator():
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(PROTOCOL_SCHEMA)
+    return jsonschema.Draft202012Validator(PROTOCOL_SCHEMA)
+
+
+def _schema_problems(data) -> list[str]:
+    validator = _validator()
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         allowed = ""

@@ -13,10 +13,13 @@ A reader's day: :meth:`start_session` (refused before the washout after their pr
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 import sqlalchemy as sa
@@ -68,12 +71,46 @@ def make_engine(url_or_path: str | Path) -> sa.Engine:
     """An engine with the durability settings of the store."""
     url = store_url(url_or_path)
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(url)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = sa.create_engine(url, pool_pre_ping=True)
     return engine
+
+
+class _WriteLock:
+    """An exclusive inter-process lock (flock on ``<db>.writelock``) taken around SQLite write transactions.
+
+    SQLite lets one writer in at a time and makes the others poll with growing sleeps (up to 100 ms);
+    queueing in the kernel instead hands the database over at once. The kernel drops the lock of a killed
+    process. PostgreSQL needs none (it is a no-op there)."""
+
+    def __init__(self, url: str):
+        database = sa.make_url(url).database if url.startswith("sqlite") else None
+        self.path = f"{database}.writelock" if database and database != ":memory:" else None
+        self.fd = None
+
+    def __enter__(self):
+        if self.path is None:
+            return self
+        import fcntl
+
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def _retrying(function):
@@ -98,11 +135,20 @@ class ResultsStore:
         self.url = store_url(url_or_path)
         self.engine = make_engine(self.url)
         self.clock = clock
+        self._definitions: dict[str, dict] = {}
+        self._started: set[tuple[str, str, str]] = set()
+        self._write_lock = _WriteLock(self.url)
         try:
             T.create_schema(self.engine)
         except sa.exc.SQLAlchemyError as error:
             raise StoreError(f"cannot open the results store ({error.__class__.__name__}: {error.orig if hasattr(error, 'orig') else error})",
                              where=self._safe_url(), hint="check the path or URL and that the database is reachable") from None
+
+    @contextlib.contextmanager
+    def _write(self):
+        """A write transaction (on SQLite behind the inter-process write lock)."""
+        with self._write_lock, self.engine.begin() as connection:
+            yield connection
 
     def _read(self) -> sa.Connection:
         """A connection for reading only (no write lock on SQLite)."""
@@ -113,6 +159,7 @@ class ResultsStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._write_lock.close()
 
     def __enter__(self):
         return self
@@ -126,7 +173,7 @@ class ResultsStore:
         """Record the reader-side protocol (sessions, questions); idempotent, refuses a different one."""
         study_id = reader_protocol["study_id"]
         text = json.dumps(reader_protocol, sort_keys=True)
-        with self.engine.begin() as c:
+        with self._write() as c:
             row = c.execute(sa.select(T.study.c.reader_protocol).where(T.study.c.study_id == study_id)).first()
             if row is not None:
                 if row[0] != text:
@@ -157,7 +204,7 @@ class ResultsStore:
     @_retrying
     def assign(self, study_id: str, reader_id: str, session_id: str, item_codes: list[str]) -> None:
         """Plan the reader's readings in a session, in order (idempotent; refuses a different plan)."""
-        with self.engine.begin() as c:
+        with self._write() as c:
             existing = list(c.execute(sa.select(T.worklist.c.item_code).where(
                 T.worklist.c.study_id == study_id, T.worklist.c.reader_id == reader_id,
                 T.worklist.c.session_id == session_id).order_by(T.worklist.c.position)).scalars())
@@ -178,12 +225,24 @@ class ResultsStore:
                                  hint="register the study and give each item once") from None
 
     # ----- sessions -----------------------------------------------------------------------------------
+    def _definition(self, study_id: str) -> dict:
+        """The study's answer policy, questions and sessions (cached: a registered study never changes)."""
+        if study_id not in self._definitions:
+            protocol = self.reader_protocol(study_id)
+            self._definitions[study_id] = {
+                "policy": protocol.get("answer_policy", "lock_on_submit"),
+                "questions": {q["id"]: q for q in protocol["questions"]},
+                "sessions": {s["id"]: SimpleNamespace(session_id=s["id"], kind=s["kind"], ordinal=i,
+                                                      washout_days=float(s.get("washout_days", 0)))
+                             for i, s in enumerate(protocol["sessions"])},
+            }
+        return self._definitions[study_id]
+
     def _session(self, c, study_id: str, session_id: str):
-        row = c.execute(sa.select(T.sessions).where(T.sessions.c.study_id == study_id,
-                                                    T.sessions.c.session_id == session_id)).first()
-        if row is None:
+        session = self._definition(study_id)["sessions"].get(session_id)
+        if session is None:
             raise StoreError("no such session", where=f"{study_id}/{session_id}", hint="check the session id")
-        return row
+        return session
 
     @_retrying
     def start_session(self, study_id: str, reader_id: str, session_id: str) -> datetime:
@@ -191,7 +250,7 @@ class ResultsStore:
 
         Refused while the previous session (protocol order) has not ended, or before its washout is over."""
         now = self.clock()
-        with self.engine.begin() as c:
+        with self._write() as c:
             session = self._session(c, study_id, session_id)
             run = c.execute(sa.select(T.session_runs).where(
                 T.session_runs.c.study_id == study_id, T.session_runs.c.reader_id == reader_id,
@@ -219,7 +278,7 @@ class ResultsStore:
     @_retrying
     def end_session(self, study_id: str, reader_id: str, session_id: str) -> None:
         """End a session; refused while a planned reading is not submitted."""
-        with self.engine.begin() as c:
+        with self._write() as c:
             left = self._unsubmitted(c, study_id, reader_id, session_id)
             if left:
                 raise StoreError(f"{len(left)} reading(s) not submitted", where=f"{reader_id}/{session_id}",
@@ -251,12 +310,15 @@ class ResultsStore:
 
     # ----- readings and answers -----------------------------------------------------------------------
     def _require_open_session(self, c, study_id, reader_id, session_id) -> None:
+        if (study_id, reader_id, session_id) in self._started:
+            return  # a started session stays started
         started = c.execute(sa.select(T.session_runs.c.started_at).where(
             T.session_runs.c.study_id == study_id, T.session_runs.c.reader_id == reader_id,
             T.session_runs.c.session_id == session_id)).first()
         if started is None:
             raise StoreError("the session has not been started", where=f"{reader_id}/{session_id}",
                              hint="start the session first")
+        self._started.add((study_id, reader_id, session_id))
 
     def _reading(self, c, key: dict, lock: bool = False):
         query = sa.select(T.readings).where(*[T.readings.c[k] == v for k, v in key.items()])
@@ -266,13 +328,13 @@ class ResultsStore:
         self._require_open_session(c, key["study_id"], key["reader_id"], key["session_id"])
         row = self._reading(c, key, lock=True)
         if row is None:
-            planned = c.execute(sa.select(T.worklist.c.position).where(
-                *[T.worklist.c[k] == v for k, v in key.items()])).first()
-            if planned is None:
+            values = dict(**key, started_at=iso(now), active_since=iso(now), duration_s=0.0, submitted_at=None)
+            try:  # the foreign key to the worklist refuses unplanned items (the transaction is then dropped)
+                c.execute(T.readings.insert().values(**values))
+            except sa.exc.IntegrityError:
                 raise StoreError("this item is not on the reader's worklist",
-                                 where=f"{key['reader_id']}/{key['session_id']}/{key['item_code']}")
-            c.execute(T.readings.insert().values(**key, started_at=iso(now), active_since=iso(now), duration_s=0.0))
-            row = self._reading(c, key, lock=True)
+                                 where=f"{key['reader_id']}/{key['session_id']}/{key['item_code']}") from None
+            row = SimpleNamespace(**values)
         return row
 
     @_retrying
@@ -280,18 +342,17 @@ class ResultsStore:
         """Open a reading (or reopen it after a restart: its reading time counts again from now)."""
         key = dict(study_id=study_id, reader_id=reader_id, session_id=session_id, item_code=item_code)
         now = self.clock()
-        with self.engine.begin() as c:
+        with self._write() as c:
             row = self._open_reading(c, key, now)
             if row.submitted_at is None:
                 c.execute(T.readings.update().where(*[T.readings.c[k] == v for k, v in key.items()])
                           .values(active_since=iso(now)))
 
-    def _question(self, c, study_id: str, question_id: str) -> dict:
-        text = c.execute(sa.select(T.questions.c.definition).where(
-            T.questions.c.study_id == study_id, T.questions.c.question_id == question_id)).scalar()
-        if text is None:
+    def _question(self, study_id: str, question_id: str) -> dict:
+        question = self._definition(study_id)["questions"].get(question_id) if isinstance(question_id, str) else None
+        if question is None:
             raise ValidationError("no such question in the study", where=f"{study_id}/{question_id}")
-        return json.loads(text)
+        return question
 
     @_retrying
     def save_answer(self, study_id: str, reader_id: str, session_id: str, item_code: str,
@@ -302,16 +363,15 @@ class ResultsStore:
         (``lock_on_submit``) or an ended session (``editable_in_session``) may still change."""
         key = dict(study_id=study_id, reader_id=reader_id, session_id=session_id, item_code=item_code)
         now = self.clock()
-        with self.engine.begin() as c:
-            question = self._question(c, study_id, question_id)
-            value = check_answer(question, value)
-            session = self._session(c, study_id, session_id)
-            if (question.get("role") in TURING_ROLES) != (session.kind == "turing"):
-                raise ValidationError(f"question {question_id!r} is not asked in {session.kind} sessions",
-                                      where=f"{reader_id}/{session_id}/{item_code}")
+        question = self._question(study_id, question_id)
+        value = check_answer(question, value)  # checked before the transaction takes any lock
+        session = self._session(None, study_id, session_id)
+        if (question.get("role") in TURING_ROLES) != (session.kind == "turing"):
+            raise ValidationError(f"question {question_id!r} is not asked in {session.kind} sessions",
+                                  where=f"{reader_id}/{session_id}/{item_code}")
+        policy = self._definition(study_id)["policy"]
+        with self._write() as c:
             reading = self._open_reading(c, key, now)
-            policy = json.loads(c.execute(sa.select(T.study.c.reader_protocol).where(
-                T.study.c.study_id == study_id)).scalar_one()).get("answer_policy", "lock_on_submit")
             if reading.submitted_at is not None and policy == "lock_on_submit":
                 raise StoreError("the reading is submitted and its answers are locked",
                                  where=f"{reader_id}/{session_id}/{item_code}", hint="answer policy lock_on_submit")
@@ -329,7 +389,7 @@ class ResultsStore:
                 c.execute(T.answers.update().where(*where).values(value=text, revision=revision, answered_at=iso(now)))
             c.execute(T.answer_revisions.insert().values(**key, question_id=question_id, revision=revision,
                                                          value=text, recorded_at=iso(now)))
-            if reading.active_since is not None:  # bank the reading time up to now
+            if reading.active_since is not None and reading.active_since != iso(now):  # bank the reading time
                 spent = max(0.0, (now - datetime.fromisoformat(reading.active_since)).total_seconds())
                 c.execute(T.readings.update().where(*[T.readings.c[k] == v for k, v in key.items()])
                           .values(duration_s=reading.duration_s + spent, active_since=iso(now)))
@@ -340,13 +400,12 @@ class ResultsStore:
         """Finish a reading; refused while a required question of the session is unanswered."""
         key = dict(study_id=study_id, reader_id=reader_id, session_id=session_id, item_code=item_code)
         now = self.clock()
-        with self.engine.begin() as c:
+        with self._write() as c:
             reading = self._open_reading(c, key, now)
             if reading.submitted_at is not None:
                 return
             kind = self._session(c, study_id, session_id).kind
-            definitions = [json.loads(t) for t in c.execute(sa.select(T.questions.c.definition).where(
-                T.questions.c.study_id == study_id)).scalars()]
+            definitions = self._definition(study_id)["questions"].values()
             required = {q["id"] for q in definitions
                         if q.get("required", False) and (q.get("role") in TURING_ROLES) == (kind == "turing")}
             answered = set(c.execute(sa.select(T.answers.c.question_id).where(

@@ -114,8 +114,24 @@ _POSTGRES_TRIGGERS = [
 ]
 
 
+def schema_ready(connection: sa.Connection) -> bool:
+    """True when the tables and the append-only triggers exist (the usual case: a store opened again)."""
+    if connection.dialect.name == "postgresql":
+        query = "SELECT count(*) FROM pg_trigger WHERE tgname = 'answer_revisions_append_only'"
+        needed = 1
+    else:
+        query = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'answer_revisions_no_%'"
+        needed = 2
+    if not sa.inspect(connection).has_table("answers"):
+        return False
+    return connection.execute(sa.text(query)).scalar() == needed
+
+
 def create_schema(engine: sa.Engine) -> None:
     """Create the tables and the append-only triggers (idempotent)."""
+    with engine.connect().execution_options(nz_read_only=True) as connection:
+        if schema_ready(connection):
+            return
     with engine.begin() as connection:
         metadata.create_all(connection)
         statements = _POSTGRES_TRIGGERS if engine.dialect.name == "postgresql" else _SQLITE_TRIGGERS
