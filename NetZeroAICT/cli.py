@@ -17,6 +17,7 @@ from .errors import NetZeroAICTError
 COMMAND_MODULES = [
     "NetZeroAICT.cli_volume",
     "NetZeroAICT.cli_study",
+    "NetZeroAICT.cli_analysis",
 ]
 
 
