@@ -18,6 +18,8 @@ COMMAND_MODULES = [
     "NetZeroAICT.cli_volume",
     "NetZeroAICT.cli_study",
     "NetZeroAICT.cli_analysis",
+    "NetZeroAICT.cli_characterise",
+    "NetZeroAICT.cli_synthesis",
 ]
 
 

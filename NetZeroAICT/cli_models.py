@@ -1,0 +1,74 @@
+"""CLI: ``train`` (one model from paired cases) and ``models`` (rebuild the shipped models from scratch)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from .indications import INDICATIONS
+
+
+def register(subparsers) -> None:
+    t = subparsers.add_parser(
+        "train", help="train a synthesis model on paired NCCT/CTA cases",
+        description="Train a synthesis model for one indication on a dataset folder (manifest.json + case folders "
+                    "with ncct/cta/lumen .nii.gz). Writes model.json, model.safetensors, train_log.csv and a "
+                    "checkpoint (resume with --resume).")
+    t.add_argument("--indication", required=True, choices=list(INDICATIONS))
+    t.add_argument("--data", required=True, help="dataset folder")
+    t.add_argument("--out", required=True, help="model folder to write")
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--steps-per-epoch", type=int, default=40)
+    t.add_argument("--batch-size", type=int, default=2)
+    t.add_argument("--patch", type=int, default=64, help="patch edge, voxels at the model spacing")
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
+    t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--threads", type=int, help="CPU threads for torch")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    t.set_defaults(func=_train)
+
+    m = subparsers.add_parser(
+        "models", help="rebuild the shipped models from scratch (phantom data, training, held-out evaluation)",
+        description="For each indication: generate a phantom dataset with the foundry, train a model, evaluate it "
+                    "on held-out phantom seeds and install it into Resources/Models/<indication>/.")
+    which = m.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="all five indications")
+    which.add_argument("--indication", action="append", choices=list(INDICATIONS))
+    m.add_argument("--work", default="models-work", help="folder for datasets and training runs")
+    m.add_argument("--install", help="where models go (default: <repo>/Resources/Models)")
+    m.add_argument("--minutes", type=float, default=30.0, help="training time per indication, minutes")
+    m.add_argument("--train-cases", type=int, default=12)
+    m.add_argument("--test-cases", type=int, default=4)
+    m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    m.add_argument("--threads", type=int, default=2)
+    m.set_defaults(func=_models)
+
+
+def _train(args) -> int:
+    from .synthesis.engine import resolve_device
+    from .synthesis.training import train
+
+    card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                 batch_size=args.batch_size, patch=args.patch, learning_rate=args.lr, seed=args.seed,
+                 device=resolve_device(args.device), spacing_mm=args.spacing, max_minutes=args.max_minutes,
+                 resume=args.resume, threads=args.threads,
+                 command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    print(f"{args.out}: {card.model_id} v{card.version}, best epoch {card.training['best_epoch']} of "
+          f"{card.training['epochs_run']}, weights sha256 {card.weights['sha256']}")
+    return 0
+
+
+def _models(args) -> int:
+    from .synthesis.engine import resolve_device
+    from .synthesis.model_zoo import rebuild_model
+
+    names = list(INDICATIONS) if args.all else args.indication
+    for name in names:
+        card = rebuild_model(name, work_dir=args.work, install_dir=args.install, minutes=args.minutes,
+                             n_train=args.train_cases, n_test=args.test_cases, device=resolve_device(args.device),
+                             threads=args.threads)
+        print(f"{name}: {card.metrics_held_out.get('summary', card.metrics_held_out)}", flush=True)
+    return 0

@@ -1,0 +1,231 @@
+"""SynthesisEngine: a non-contrast CT in, a synthetic CT angiogram, an uncertainty map and a run record out.
+
+Steps: check the input → resample to the model spacing → sliding-window inference with flip TTA (mean and
+standard deviation) → back onto the exact input grid → gate the enhancement (exactly zero where tiny or
+outside the body) → add it to the NCCT. Tissue, bone and air that receive no enhancement keep their
+scanned values bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import platform
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import __version__
+from ..errors import NetZeroAICTError
+from ..volume import Volume
+from ..volume_io import volume_sha256
+from .grids import to_input_grid, to_model_grid
+from .guard import check_before_synthesis
+from .inference import InferenceSettings, SynthesisCancelled, gate_enhancement, predict_enhancement
+from .model_card import ModelCard, find_model_dir, load_model
+from .record import EnergyMeter, FootprintSettings, footprint, peak_rss_gb
+
+#: ``progress(stage, fraction 0..1 of the whole run, message)``
+ProgressCallback = Callable[[str, float, str], None]
+MIN_HU, MAX_HU = -1024.0, 3071.0
+
+
+@dataclass
+class SynthesisResult:
+    """``cta``: synthetic CTA (HU, input grid); ``uncertainty``: TTA standard deviation (HU); ``record``: run record."""
+
+    cta: Volume
+    uncertainty: Volume
+    record: dict
+
+
+class RunRecorder:
+    """Collects per-stage timings, reports progress over a fraction range, and checks for cancellation."""
+
+    def __init__(self, progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+                 settings: FootprintSettings | None = None, device: str = "cpu"):
+        self.progress = progress
+        self.cancel = cancel or threading.Event()
+        self.timings_s: dict[str, float] = {}
+        self.settings = settings or FootprintSettings()
+        self.meter = EnergyMeter(self.settings, device).start()
+        self._t0 = time.perf_counter()
+
+    def report(self, stage: str, fraction: float, message: str = "") -> None:
+        if self.progress is not None:
+            self.progress(stage, float(min(max(fraction, 0.0), 1.0)), message)
+
+    @contextlib.contextmanager
+    def stage(self, name: str, start: float, message: str):
+        if self.cancel.is_set():
+            raise SynthesisCancelled("synthesis cancelled", hint="run it again to get a result")
+        self.report(name, start, message)
+        t = time.perf_counter()
+        yield
+        self.timings_s[name] = round(self.timings_s.get(name, 0.0) + time.perf_counter() - t, 4)
+
+    def finish(self) -> dict:
+        self.timings_s["total"] = round(time.perf_counter() - self._t0, 4)
+        peak = peak_rss_gb()
+        energy = self.meter.stop(peak)
+        fp = footprint(energy, self.settings)
+        return {"timings_s": dict(self.timings_s), "peak_rss_gb": round(peak, 3),
+                "peak_rss_note": "peak resident memory of the process (getrusage ru_maxrss)",
+                "energy": {"wh": fp["energy_wh"], "method": fp["energy_method"],
+                           "cpu_time_s": round(energy["cpu_time_s"], 3)},
+                "co2e_g": fp["co2e_g"], "grid_g_co2e_per_kwh": self.settings.grid_g_co2e_per_kwh,
+                "avoided": fp["avoided"], "footprint_settings": fp["settings"], "footprint_sources": fp["sources"]}
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` → ``cuda`` when a CUDA GPU is usable, else ``cpu``; ``cuda`` without a GPU is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise NetZeroAICTError("device 'cuda' was asked for but no CUDA GPU is available", where="--device",
+                               hint="use --device cpu or auto")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise NetZeroAICTError(f"unknown device {device!r}", where="--device", hint="use auto, cpu or cuda")
+    return device
+
+
+class SynthesisEngine:
+    """Synthesises CT angiograms for one indication with one model.
+
+    Args:
+        indication: indication name (``aorta`` …).
+        model_dir: a model folder; None uses the shipped model of the indication.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        settings: sliding-window settings; None takes them from the model card.
+        footprint_settings: numbers for energy and carbon accounting.
+    """
+
+    def __init__(self, indication: str, model_dir=None, device: str = "auto",
+                 settings: InferenceSettings | None = None, footprint_settings: FootprintSettings | None = None):
+        self.indication = indication
+        self.model_dir = find_model_dir(indication, model_dir)
+        self.device = resolve_device(device)
+        self._settings = settings
+        self.footprint_settings = footprint_settings or FootprintSettings()
+        self.card: ModelCard | None = None
+        self.network = None
+        self._cancel = threading.Event()
+
+    # -- model --------------------------------------------------------------------------------------
+    def load(self) -> ModelCard:
+        """Load the card and the SHA-256-checked weights (once)."""
+        if self.network is None:
+            self.card, self.network = load_model(self.model_dir, self.device)
+            if self.card.indication != self.indication:
+                raise NetZeroAICTError(f"the model in this folder is for {self.card.indication!r}, not "
+                                       f"{self.indication!r}", where=str(self.model_dir),
+                                       hint="pick the model folder of the indication you asked for")
+        return self.card
+
+    @property
+    def settings(self) -> InferenceSettings:
+        if self._settings is not None:
+            return self._settings
+        card = self.load()
+        inf = card.inference
+        precision = inf.get("precision", "fp32") if self.device == "cpu" else "fp32"
+        return InferenceSettings(patch_size=tuple(inf.get("roi_size", card.patch_size)), overlap=float(inf["overlap"]),
+                                 tta_flips=[tuple(f) for f in inf["tta_flips"]],
+                                 sw_batch_size=int(inf.get("sw_batch_size", 2)), precision=precision)
+
+    def cancel(self) -> None:
+        """Ask the running :meth:`synthesize` (from another thread) to stop; it raises
+        :class:`SynthesisCancelled` at the next window or stage."""
+        self._cancel.set()
+
+    # -- run ----------------------------------------------------------------------------------------
+    def synthesize(self, volume: Volume, progress: ProgressCallback | None = None, accept_warnings: bool = False,
+                   recorder: RunRecorder | None = None, span: tuple[float, float] = (0.0, 1.0),
+                   input_sha256: str | None = None) -> SynthesisResult:
+        """Synthesise a CTA from ``volume`` (NCCT, float32 HU).
+
+        ``span`` is the part (start, end) of the whole run's progress this call covers (for callers that also
+        read and write files). Raises InputRefused, NeedsConfirmation, SynthesisCancelled or NetZeroAICTError.
+        """
+        recorder = recorder or RunRecorder(progress, None, self.footprint_settings, self.device)
+        self._cancel = recorder.cancel  # what cancel() sets while this run is going
+        lo, hi = span
+
+        def at(fraction: float) -> float:
+            return lo + (hi - lo) * fraction
+
+        with recorder.stage("check", at(0.0), "checking the input"):
+            checked = check_before_synthesis(volume, self.indication, accept_warnings)
+        with recorder.stage("load_model", at(0.03), "loading the model (SHA-256 checked)"):
+            card = self.load()
+            settings = self.settings
+        with recorder.stage("resample", at(0.06), f"resampling to {card.spacing_mm:g} mm"):
+            hu_model, grid = to_model_grid(volume, card.spacing_mm)
+        with recorder.stage("inference", at(0.1), "sliding-window inference"):
+            mean, std = predict_enhancement(
+                self.network, hu_model, card.windows_hu, card.enhancement_scale_hu, card.min_body_hu, settings,
+                self.device, progress=lambda f: recorder.report("inference", at(0.1 + 0.75 * f),
+                                                                f"sliding-window inference {100 * f:.0f}%"),
+                cancel=recorder.cancel)
+            del hu_model
+        with recorder.stage("restore", at(0.86), "back to the input grid"):
+            ncct = np.asarray(volume.voxels, dtype=np.float32)
+            enhancement = gate_enhancement(to_input_grid(mean, grid, volume), ncct, card.enhancement_gate_hu,
+                                           card.min_body_hu, card.max_enhanced_ncct_hu, MAX_HU)
+            del mean
+            uncertainty = to_input_grid(std, grid, volume)
+            del std
+            changed = enhancement > 0
+            n_changed = int(np.count_nonzero(changed))
+            stats = {"voxels_enhanced_fraction": round(n_changed / enhancement.size, 6),
+                     "max_enhancement_hu": round(float(enhancement.max()), 2),
+                     "mean_enhancement_in_enhanced_hu": round(float(enhancement[changed].mean()), 2)
+                     if n_changed else 0.0}
+            del changed
+            enhancement += ncct
+            cta_voxels = enhancement
+        description = card.description
+        cta = volume.with_voxels(cta_voxels, description=description, synthetic=True,
+                                 model_id=card.model_id, model_version=card.version, indication=self.indication)
+        unc = volume.with_voxels(uncertainty, description=f"UNCERTAINTY (TTA std, HU) of {description}",
+                                 synthetic=True, model_id=card.model_id, model_version=card.version)
+        record = {
+            "schema": "netzeroaict.run_record/1",
+            "synthetic": True,
+            "description": description,
+            "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "netzeroaict_version": __version__,
+            "indication": self.indication,
+            "input": {"path": volume.metadata.get("source"),
+                      "sha256": input_sha256 or volume_sha256(volume),
+                      "sha256_of": "file" if input_sha256 else "voxels and geometry",
+                      "shape_ijk": list(volume.shape_ijk), "spacing_mm": list(volume.spacing_mm)},
+            "input_check": checked,
+            "model": {"id": card.model_id, "version": card.version, "sha256": card.weights["sha256"],
+                      "folder": str(self.model_dir), "spacing_mm": card.spacing_mm,
+                      "architecture": card.architecture["name"]},
+            "inference": {"patch_size": list(settings.patch_size), "overlap": settings.overlap,
+                          "tta_flips": [list(f) for f in settings.tta_flips], "precision": settings.precision,
+                          "crop_to_body": settings.crop_to_body, "sw_batch_size": settings.sw_batch_size},
+            "device": _device_facts(self.device),
+            "enhancement": stats,
+        }
+        if span[1] >= 1.0:
+            recorder.report("done", 1.0, "done")
+            record.update(recorder.finish())
+        return SynthesisResult(cta, unc, record)
+
+
+def _device_facts(device: str) -> dict:
+    import torch
+
+    facts = {"name": device, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+             "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
+    if device.startswith("cuda"):
+        facts["gpu"] = torch.cuda.get_device_name(0)
+    return facts

@@ -1,0 +1,229 @@
+"""Model cards and weights: what a model is, what it was trained on, how well it did, and its checked weights.
+
+A model folder holds ``model.json`` (the card) and ``model.safetensors`` (the weights). The card names the
+weights' SHA-256; :func:`load_model` reads the weight bytes once, checks them against that digest and only
+then decodes them with safetensors (which never unpickles). Shipped models live in
+``Resources/Models/<indication>/`` of the repository, or ``NetZeroAICT/Models/<indication>/`` once installed
+into 3D Slicer (looked up first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import NetZeroAICTError, ValidationError
+from ..indications import get_indication
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+REPO_DIR = PACKAGE_DIR.parent
+CARD_NAME = "model.json"
+WEIGHTS_NAME = "model.safetensors"
+INTENDED_USE = ("Research use only; not for clinical use. Produces a SYNTHETIC CT angiogram from a non-contrast "
+                "CT for method development and reader studies; never a substitute for a contrast-enhanced scan.")
+
+CARD_SCHEMA = {
+    "type": "object",
+    "required": ["schema_version", "model_id", "indication", "version", "architecture", "spacing_mm",
+                 "windows_hu", "enhancement_scale_hu", "enhancement_gate_hu", "patch_size", "inference",
+                 "weights", "intended_use"],
+    "properties": {
+        "schema_version": {"const": 1},
+        "model_id": {"type": "string", "minLength": 1},
+        "indication": {"type": "string"},
+        "version": {"type": "string", "minLength": 1},
+        "architecture": {"type": "object", "required": ["name", "kwargs"]},
+        "spacing_mm": {"type": "number", "exclusiveMinimum": 0},
+        "windows_hu": {"type": "array", "minItems": 2,
+                       "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}},
+        "enhancement_scale_hu": {"type": "number", "exclusiveMinimum": 0},
+        "enhancement_gate_hu": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
+        "min_body_hu": {"type": "number"},
+        "max_enhanced_ncct_hu": {"type": "number"},
+        "patch_size": {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "integer", "minimum": 16}},
+        "inference": {"type": "object", "required": ["overlap", "tta_flips"],
+                      "properties": {"overlap": {"type": "number", "minimum": 0, "maximum": 0.9},
+                                     "tta_flips": {"type": "array", "minItems": 1,
+                                                   "items": {"type": "array", "items": {"enum": [0, 1, 2]}}},
+                                     "sw_batch_size": {"type": "integer", "minimum": 1},
+                                     "roi_size": {"type": "array", "minItems": 3, "maxItems": 3,
+                                                  "items": {"type": "integer", "minimum": 16}},
+                                     "precision": {"enum": ["fp32", "bf16"]}}},
+        "weights": {"type": "object", "required": ["file", "sha256"],
+                    "properties": {"file": {"type": "string"},
+                                   "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+        "training": {"type": "object"},
+        "metrics_held_out": {"type": "object"},
+        "intended_use": {"type": "string", "minLength": 1},
+    },
+}
+
+
+@dataclass
+class ModelCard:
+    """The card of one synthesis model (``model.json``).
+
+    Attributes:
+        model_id: stable identifier (``netzeroaict-aorta-unet``).
+        indication: indication name (see :mod:`NetZeroAICT.indications`).
+        version: model version string.
+        architecture: ``{"name": "monai.networks.nets.UNet", "kwargs": {...}}``.
+        spacing_mm: isotropic voxel size the network works at, mm.
+        windows_hu: input HU windows, one (low, high) pair per input channel.
+        enhancement_scale_hu: the network's output × this = enhancement in HU.
+        enhancement_gate_hu: (t0, t1): predicted enhancement below t0 HU is set exactly to 0, ramps to full
+            value at t1 HU; keeps tissue without enhancement exactly as scanned.
+        min_body_hu: voxels of the NCCT below this HU (air, lung parenchyma) are never changed.
+        max_enhanced_ncct_hu: voxels of the NCCT above this HU (bone, calcium) are never changed.
+        patch_size: sliding-window size (z, y, x) in voxels at ``spacing_mm``.
+        inference: ``overlap`` (fraction), ``tta_flips`` (list of lists of spatial axes 0=z 1=y 2=x),
+            ``sw_batch_size``, optional ``roi_size`` (inference window, voxels; default ``patch_size``: the
+            network is convolutional with batch norm, so a larger window than the training patch is valid) and
+            ``precision`` (fp32 | bf16, CPU only).
+        weights: ``{"file": "model.safetensors", "sha256": hex}``.
+        training: what the model was trained on (data, seeds, cases, shapes, epochs, command, timings).
+        metrics_held_out: metrics on held-out phantoms (seeds never used in training).
+    """
+
+    model_id: str
+    indication: str
+    version: str
+    architecture: dict
+    spacing_mm: float
+    windows_hu: list
+    enhancement_scale_hu: float = 500.0
+    enhancement_gate_hu: list = field(default_factory=lambda: [15.0, 40.0])
+    min_body_hu: float = -400.0
+    max_enhanced_ncct_hu: float = 300.0
+    patch_size: list = field(default_factory=lambda: [64, 64, 64])
+    inference: dict = field(default_factory=lambda: {"overlap": 0.25, "tta_flips": [[], [2]], "sw_batch_size": 2})
+    weights: dict = field(default_factory=lambda: {"file": WEIGHTS_NAME, "sha256": "0" * 64})
+    training: dict = field(default_factory=dict)
+    metrics_held_out: dict = field(default_factory=dict)
+    intended_use: str = INTENDED_USE
+    notes: str = ""
+    schema_version: int = 1
+
+    @property
+    def description(self) -> str:
+        """The description every output of this model carries."""
+        return f"SYNTHETIC digital contrast ({self.indication}) {self.model_id} v{self.version}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "model card") -> "ModelCard":
+        validate_card(data, where)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def validate_card(data: dict, where: str = "model card") -> None:
+    """Raise :class:`ValidationError` naming the bad field when ``data`` does not follow the card schema."""
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft202012Validator(CARD_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        error = errors[0]
+        field_path = "/".join(str(p) for p in error.path) or "(top level)"
+        raise ValidationError(f"invalid model card field {field_path}: {error.message}", where=where,
+                              hint="regenerate the card with `python -m NetZeroAICT train` or fix the field")
+    get_indication(data["indication"])
+
+
+def model_search_paths(indication: str) -> list[Path]:
+    """Folders searched for the shipped model of ``indication``, in order."""
+    return [PACKAGE_DIR / "Models" / indication, REPO_DIR / "Resources" / "Models" / indication]
+
+
+def find_model_dir(indication: str, model_dir: str | os.PathLike | None = None) -> Path:
+    """The model folder to use: ``model_dir`` when given, else the shipped model of ``indication``."""
+    get_indication(indication)
+    if model_dir is not None:
+        folder = Path(model_dir)
+        if not (folder / CARD_NAME).is_file():
+            raise NetZeroAICTError(f"no {CARD_NAME} in this model folder", where=str(folder),
+                                   hint="give a folder written by `python -m NetZeroAICT train`")
+        return folder
+    for folder in model_search_paths(indication):
+        if (folder / CARD_NAME).is_file():
+            return folder
+    raise NetZeroAICTError(f"no shipped model for indication {indication!r}",
+                           where=", ".join(str(p) for p in model_search_paths(indication)),
+                           hint="run `make models` (or `python -m NetZeroAICT models --indication "
+                                f"{indication}`), or pass --model DIR")
+
+
+def read_card(folder: str | os.PathLike) -> ModelCard:
+    """Read and validate ``folder/model.json``."""
+    path = Path(folder) / CARD_NAME
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NetZeroAICTError("model card not found", where=str(path)) from None
+    except json.JSONDecodeError as error:
+        raise ValidationError(f"model card is not valid JSON ({error.msg}, line {error.lineno})",
+                              where=str(path)) from None
+    return ModelCard.from_dict(data, where=str(path))
+
+
+def load_model(folder: str | os.PathLike, device: str = "cpu"):
+    """Read the card and weights of a model folder; return ``(card, network in eval mode)``.
+
+    The weight file's SHA-256 must equal the card's ``weights.sha256`` before anything is decoded.
+    Raises:
+        ValidationError: the card is malformed or the weights do not match it (tampered or corrupted).
+    """
+    from safetensors.torch import load as load_safetensors
+
+    from .network import build_network
+
+    folder = Path(folder)
+    card = read_card(folder)
+    weights_path = folder / card.weights["file"]
+    try:
+        blob = weights_path.read_bytes()
+    except FileNotFoundError:
+        raise NetZeroAICTError("model weights not found", where=str(weights_path),
+                               hint="the model folder is incomplete; reinstall or retrain the model") from None
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != card.weights["sha256"]:
+        raise ValidationError(
+            f"weights SHA-256 {digest[:16]}… does not match the model card ({card.weights['sha256'][:16]}…); "
+            "refusing to load them", where=str(weights_path),
+            hint="the weights were altered or corrupted: reinstall the model or retrain it")
+    try:
+        state = load_safetensors(blob)
+    except Exception as error:  # safetensors raises its own error types
+        raise ValidationError(f"weights are not a valid safetensors file ({error})", where=str(weights_path)) from None
+    network = build_network(card.architecture)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ValidationError(f"weights do not fit the card's architecture: {str(error).splitlines()[0]}",
+                              where=str(weights_path)) from None
+    return card, network.to(device).eval()
+
+
+def save_model(network, card: ModelCard, folder: str | os.PathLike) -> Path:
+    """Write ``model.safetensors`` and ``model.json`` (with the weights' SHA-256) into ``folder``."""
+    from safetensors.torch import save
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    blob = save(state, metadata={"model_id": card.model_id, "version": card.version})
+    card.weights = {"file": WEIGHTS_NAME, "sha256": hashlib.sha256(blob).hexdigest()}
+    _atomic_write(folder / WEIGHTS_NAME, blob)
+    _atomic_write(folder / CARD_NAME, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
+    return folder
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

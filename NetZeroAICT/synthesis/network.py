@@ -1,0 +1,73 @@
+"""The generator network and what goes in and out of it.
+
+Input: the NCCT in HU seen through several HU windows, one channel per window, each mapped to 0..1.
+Output: one channel, the predicted enhancement (CTA − NCCT) divided by ``enhancement_scale_hu``.
+The network is a small residual 3D U-Net from MONAI; its architecture and keyword arguments are written in
+the model card, so a card alone rebuilds the exact network its weights belong to.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ValidationError
+
+#: Architectures a model card may name, with the MONAI class each one builds.
+ARCHITECTURES = ("monai.networks.nets.UNet", "monai.networks.nets.BasicUNet")
+
+
+def default_architecture(n_windows: int) -> dict:
+    """The shipped architecture: MONAI UNet, 4 levels (12–96 channels), one residual unit per level.
+
+    Batch norm (not instance norm): in eval mode it is a fixed affine map, so the network is translation
+    equivariant and sliding-window results do not depend on how the volume is tiled.
+
+    Chosen over BasicUNet by measurement (see the model cards): at 64³ on 2 CPU cores it infers in
+    ≈ 0.7 µs/voxel against ≈ 2.4 µs/voxel and trains ≈ 5× faster per step, at ≈ 1.4 MB of weights.
+    """
+    return {"name": "monai.networks.nets.UNet",
+            "kwargs": {"spatial_dims": 3, "in_channels": n_windows, "out_channels": 1,
+                       "channels": [12, 24, 48, 96], "strides": [2, 2, 2], "num_res_units": 1,
+                       "norm": "batch", "act": "prelu"}}
+
+
+def build_network(architecture: dict):
+    """Build the torch module an architecture entry of a model card describes."""
+    from monai.networks import nets
+
+    name = architecture.get("name")
+    if name not in ARCHITECTURES:
+        raise ValidationError(f"unknown architecture {name!r}", where="model card: architecture.name",
+                              hint=f"use one of {', '.join(ARCHITECTURES)}")
+    cls = getattr(nets, name.rsplit(".", 1)[1])
+    kwargs = dict(architecture.get("kwargs", {}))
+    for key in ("channels", "strides", "features"):
+        if key in kwargs:
+            kwargs[key] = tuple(kwargs[key])
+    try:
+        return cls(**kwargs)
+    except TypeError as error:
+        raise ValidationError(f"the architecture's arguments do not fit {name}: {error}",
+                              where="model card: architecture.kwargs") from None
+
+
+def window_channels(hu: np.ndarray, windows_hu: Sequence[Sequence[float]]) -> np.ndarray:
+    """Map an HU array of shape S to a float32 array (len(windows_hu), *S): each window clipped to 0..1.
+
+    ``windows_hu`` holds (low, high) pairs in HU; low maps to 0 and high to 1.
+    """
+    out = np.empty((len(windows_hu),) + hu.shape, dtype=np.float32)
+    for c, (low, high) in enumerate(windows_hu):
+        np.subtract(hu, low, out=out[c], casting="unsafe")
+        out[c] *= 1.0 / (high - low)
+        np.clip(out[c], 0.0, 1.0, out=out[c])
+    return out
+
+
+def window_channels_torch(hu, windows_hu: Sequence[Sequence[float]]):
+    """Torch version of :func:`window_channels` for a tensor (B, 1, …) → (B, len(windows_hu), …)."""
+    import torch
+
+    return torch.cat([((hu - low) / (high - low)).clamp(0.0, 1.0) for low, high in windows_hu], dim=1)

@@ -1,0 +1,136 @@
+"""Paired training data: NCCT/CTA case folders resampled to the model spacing, and random patches from them.
+
+A dataset folder holds ``manifest.json`` (``indication``, ``seeds``, ``split``: {train, validation, test} lists of
+case folder names) and one folder per case with ``ncct.nii.gz``, ``cta.nii.gz``, ``lumen.nii.gz`` and optional
+masks (``body``, ``enhancing``, …) on the same grid — the layout the phantom foundry writes, and the layout
+users' registered real pairs are brought into. A folder without a manifest counts every case as training.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from ..errors import NetZeroAICTError
+from ..volume import Volume
+from ..volume_io import read_volume
+from .grids import to_model_grid
+
+PAD_HU = -1024.0
+
+
+@dataclass
+class TrainingCase:
+    """One case at the model spacing; arrays are (z, y, x).
+
+    Attributes:
+        name: case folder name.
+        ncct_hu: NCCT, float32 HU.
+        enhancement_hu: target enhancement CTA − NCCT, float32 HU.
+        lumen: uint8 lumen mask (vessels of interest).
+        weight: float32 per-voxel loss weight (vessels weigh more).
+    """
+
+    name: str
+    ncct_hu: np.ndarray
+    enhancement_hu: np.ndarray
+    lumen: np.ndarray
+    weight: np.ndarray
+
+
+def read_manifest(data_dir) -> dict:
+    """The dataset manifest; without one, every case folder is a training case."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise NetZeroAICTError("training data folder not found", where=str(data_dir),
+                               hint="generate one with the phantom foundry or give a folder of paired cases")
+    path = data_dir / "manifest.json"
+    if path.is_file():
+        manifest = json.loads(path.read_text())
+        for key in ("train", "validation"):
+            if key not in manifest.get("split", {}):
+                raise NetZeroAICTError(f"manifest has no split.{key}", where=str(path))
+        return manifest
+    cases = sorted(p.name for p in data_dir.iterdir() if (p / "ncct.nii.gz").is_file() and (p / "cta.nii.gz").is_file())
+    if not cases:
+        raise NetZeroAICTError("no paired cases (ncct.nii.gz + cta.nii.gz) in this folder", where=str(data_dir))
+    return {"indication": None, "split": {"train": cases, "validation": [], "test": []}}
+
+
+def _mask_to_grid(mask: Volume, grid: sitk.Image | None) -> np.ndarray:
+    if grid is None:
+        return np.asarray(mask.voxels > 0, dtype=np.uint8)
+    image = sitk.Resample(mask.to_sitk(), grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    return (sitk.GetArrayFromImage(image) > 0).astype(np.uint8)
+
+
+def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, clean_target: bool = True) -> TrainingCase:
+    """Read one case folder and bring it to the model spacing.
+
+    With ``clean_target`` the target enhancement is kept only inside the lumen and enhancing masks (dilated by
+    2 voxels) and set to 0 elsewhere: there the two scans differ only by their independent noise, which no
+    model can predict.
+    """
+    folder = Path(folder)
+    ncct = read_volume(folder / "ncct.nii.gz")
+    cta = read_volume(folder / "cta.nii.gz")
+    if not ncct.same_grid(cta):
+        raise NetZeroAICTError("NCCT and CTA are not on the same grid", where=str(folder),
+                               hint="register the pair first")
+    ncct_hu, grid = to_model_grid(ncct, spacing_mm)
+    cta_hu, _ = to_model_grid(cta, spacing_mm)
+    lumen = _mask_to_grid(read_volume(folder / "lumen.nii.gz", label=True), grid)
+    enhancing = np.zeros_like(lumen)
+    if (folder / "enhancing.nii.gz").is_file():
+        enhancing = _mask_to_grid(read_volume(folder / "enhancing.nii.gz", label=True), grid)
+    enhancement = cta_hu - ncct_hu
+    if clean_target:
+        keep = ndimage.binary_dilation((lumen > 0) | (enhancing > 0), iterations=2)
+        enhancement[~keep] = 0.0
+    near_lumen = ndimage.binary_dilation(lumen > 0, iterations=1)
+    weight = 1.0 + vessel_weight * near_lumen.astype(np.float32) + 2.0 * (enhancing > 0)
+    return TrainingCase(folder.name, ncct_hu.astype(np.float32), enhancement.astype(np.float32), lumen,
+                        weight.astype(np.float32))
+
+
+def _pad_to(array: np.ndarray, patch, value: float) -> np.ndarray:
+    pads = [(0, max(p - n, 0)) for n, p in zip(array.shape, patch)]
+    return np.pad(array, pads, constant_values=value) if any(p[1] for p in pads) else array
+
+
+class PatchSampler:
+    """Random patches (z, y, x) from training cases; a fraction is centred on a random lumen voxel."""
+
+    def __init__(self, cases: list[TrainingCase], patch_size, vessel_fraction: float = 0.7, seed: int = 0):
+        self.patch = tuple(int(p) for p in patch_size)
+        self.cases = [TrainingCase(c.name, _pad_to(c.ncct_hu, self.patch, PAD_HU),
+                                   _pad_to(c.enhancement_hu, self.patch, 0.0), _pad_to(c.lumen, self.patch, 0),
+                                   _pad_to(c.weight, self.patch, 1.0)) for c in cases]
+        self.lumen_points = [np.argwhere(c.lumen > 0) for c in self.cases]
+        self.vessel_fraction = vessel_fraction
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ncct_hu, enhancement_hu, weight), each float32 (B, 1, *patch), randomly flipped along x/y/z."""
+        out = [np.empty((batch_size, 1) + self.patch, dtype=np.float32) for _ in range(3)]
+        for b in range(batch_size):
+            index = int(self.rng.integers(len(self.cases)))
+            case, points = self.cases[index], self.lumen_points[index]
+            shape = np.array(case.ncct_hu.shape)
+            half = np.array(self.patch) // 2
+            if len(points) and self.rng.random() < self.vessel_fraction:
+                centre = points[int(self.rng.integers(len(points)))] + self.rng.integers(-8, 9, size=3)
+                start = np.clip(centre - half, 0, shape - self.patch)
+            else:
+                start = np.array([int(self.rng.integers(0, n - p + 1)) for n, p in zip(shape, self.patch)])
+            box = tuple(slice(int(s), int(s) + p) for s, p in zip(start, self.patch))
+            flips = tuple(a for a in range(3) if self.rng.random() < 0.5)
+            for arr, src in zip(out, (case.ncct_hu, case.enhancement_hu, case.weight)):
+                patch = src[box]
+                arr[b, 0] = np.flip(patch, flips) if flips else patch
+        return tuple(out)

@@ -1,0 +1,205 @@
+"""Synthesis engine: safety of weights and inputs, geometry, tissue preservation, labelling, record, cancel.
+
+A tiny model (UNet 8–32 channels) is trained for a few seconds on tube phantoms made here, so these tests do
+not depend on the shipped models; tests of the shipped models are in test_synthesis_models.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from NetZeroAICT import Volume, read_volume, write_volume
+from NetZeroAICT.errors import NetZeroAICTError, ValidationError, VolumeError
+from NetZeroAICT.synthesis import (InputRefused, NeedsConfirmation, SynthesisCancelled, SynthesisEngine,
+                                   load_model, read_card, synthesize_file)
+from Testing.synthesis_tubes import tube_pair, write_tube_dataset
+
+TINY = {"name": "monai.networks.nets.UNet",
+        "kwargs": {"spatial_dims": 3, "in_channels": 3, "out_channels": 1, "channels": [8, 16, 32],
+                   "strides": [2, 2], "num_res_units": 1, "norm": "batch", "act": "prelu"}}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny aorta model trained on tube phantoms (≈ 15 s on 2 cores)."""
+    from NetZeroAICT.synthesis.training import train
+
+    root = tmp_path_factory.mktemp("tiny")
+    write_tube_dataset(root / "data")
+    train("aorta", root / "data", root / "model", epochs=16, steps_per_epoch=25, batch_size=2, patch=32,
+          learning_rate=5e-3, architecture=TINY, spacing_mm=1.5, show_progress=False)
+    return root / "model"
+
+
+@pytest.fixture
+def tube_ncct(tmp_path):
+    ncct, cta, lumen, body = tube_pair(9)
+    path = tmp_path / "ncct.nii.gz"
+    write_volume(ncct, path)
+    return path, ncct, cta, lumen
+
+
+def test_training_writes_card_log_and_checkpoint(tiny_model):
+    card = read_card(tiny_model)
+    assert card.training["n_train_cases"] == 3 and card.training["epochs_run"] == 16
+    assert card.training["train_cases"] == ["case_000", "case_001", "case_002"]
+    assert "research" in card.intended_use.lower() and "not for clinical use" in card.intended_use
+    log = (tiny_model / "train_log.csv").read_text().splitlines()
+    assert len(log) == 17 and "val_lumen_mae_hu" in log[0]
+    assert (tiny_model / "checkpoint" / "optimizer.safetensors").is_file()
+
+
+def test_resume_continues_from_checkpoint(tmp_path):
+    from NetZeroAICT.synthesis.training import train
+
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    kwargs = dict(steps_per_epoch=2, batch_size=1, patch=32, architecture=TINY, spacing_mm=1.5, show_progress=False)
+    train("aorta", tmp_path / "data", tmp_path / "m", epochs=1, **kwargs)
+    card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=3, resume=True, **kwargs)
+    rows = (tmp_path / "m" / "train_log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert card.training["epochs_run"] == 3
+
+
+def test_tampered_weights_are_refused(tiny_model, tmp_path):
+    import shutil
+
+    folder = tmp_path / "tampered"
+    shutil.copytree(tiny_model, folder)
+    blob = bytearray((folder / "model.safetensors").read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    (folder / "model.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(ValidationError, match="SHA-256.*does not match the model card"):
+        load_model(folder)
+    with pytest.raises(ValidationError):
+        SynthesisEngine("aorta", folder, "cpu").load()
+
+
+def test_malformed_card_names_the_field(tiny_model, tmp_path):
+    import shutil
+
+    folder = tmp_path / "bad"
+    shutil.copytree(tiny_model, folder)
+    card = json.loads((folder / "model.json").read_text())
+    card["windows_hu"] = [[0, 100]]
+    (folder / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ValidationError, match="windows_hu"):
+        read_card(folder)
+
+
+def test_output_lies_exactly_on_an_oblique_anisotropic_input_grid(tiny_model, tmp_path):
+    ncct, *_ = tube_pair(5)
+    angle = np.radians(12)
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    oblique = Volume(ncct.voxels[:, :, :], (1.1, 1.3, 2.0), (5.0, -7.0, 30.0), rotation)
+    result = SynthesisEngine("aorta", tiny_model, "cpu").synthesize(oblique)
+    assert result.cta.same_grid(oblique) and result.uncertainty.same_grid(oblique)
+    assert result.cta.voxels.dtype == np.float32 and np.isfinite(result.cta.voxels).all()
+
+
+def test_vessels_enhanced_and_tissue_outside_vessels_untouched(tiny_model, tube_ncct):
+    path, ncct, cta, lumen = tube_ncct
+    result = SynthesisEngine("aorta", tiny_model, "cpu").synthesize(ncct)
+    change = result.cta.voxels - ncct.voxels
+    inside = lumen.voxels > 0
+    far = ~ndimage.binary_dilation(inside, iterations=2)
+    assert result.cta.voxels[inside].mean() > 200  # unenhanced blood is 40 HU, the CTA 350 HU
+    assert np.array_equal(result.cta.voxels[ncct.voxels > 500], ncct.voxels[ncct.voxels > 500])  # bone exact
+    assert np.array_equal(result.cta.voxels[ncct.voxels < -500], ncct.voxels[ncct.voxels < -500])  # air exact
+    assert np.mean(change[far] == 0) > 0.85  # most tissue away from vessels is bit-identical
+    assert np.abs(change[far]).mean() < 15
+    assert result.uncertainty.voxels.min() >= 0 and result.uncertainty.voxels[inside].mean() > 0
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Volume(np.zeros((1, 64, 64), np.float32) - 500, (1, 1, 1)), "2D image"),
+    (lambda: Volume(np.where(np.eye(32)[None].repeat(16, 0) > 0, np.nan, -500).astype(np.float32), (1, 1, 1)), "NaN"),
+    (lambda: Volume(np.random.default_rng(0).integers(0, 256, (16, 32, 32)).astype(np.float32), (1, 1, 1)), "8-bit"),
+])
+def test_unusable_inputs_are_refused_with_reasons(tiny_model, make, message):
+    with pytest.raises(InputRefused, match=message) as caught:
+        SynthesisEngine("aorta", tiny_model, "cpu").synthesize(make())
+    assert caught.value.reasons and all(r.endswith(".") for r in caught.value.reasons)
+
+
+def test_missing_file_is_a_clear_error(tiny_model, tmp_path):
+    with pytest.raises(VolumeError, match="no such file"):
+        synthesize_file(tmp_path / "nope.nii.gz", "aorta", tmp_path / "out.nii.gz", model_dir=tiny_model)
+    with pytest.raises(NetZeroAICTError, match="unknown indication"):
+        synthesize_file(tmp_path / "nope.nii.gz", "kidney", tmp_path / "out.nii.gz", model_dir=tiny_model)
+
+
+def test_files_are_marked_synthetic_and_record_is_complete(tiny_model, tube_ncct, tmp_path):
+    path, ncct, *_ = tube_ncct
+    events = []
+    record = synthesize_file(path, "aorta", tmp_path / "cta.nrrd", tmp_path / "unc.nii.gz", tmp_path / "run.json",
+                             device="cpu", model_dir=tiny_model, progress=lambda *e: events.append(e))
+    for name in ("cta.nrrd", "unc.nii.gz"):
+        assert "SYNTHETIC" in read_volume(tmp_path / name).metadata["description"]
+    assert read_volume(tmp_path / "cta.nrrd").metadata["description"] == \
+        "SYNTHETIC digital contrast (aorta) nzct-aorta v1.0.0"
+    saved = json.loads((tmp_path / "run.json").read_text())
+    from NetZeroAICT.volume_io import file_sha256
+
+    assert saved["input"]["sha256"] == file_sha256(path)
+    assert saved["model"]["sha256"] == read_card(tiny_model).weights["sha256"]
+    assert saved["device"]["name"] == "cpu"
+    assert set(saved["timings_s"]) >= {"read", "check", "load_model", "resample", "inference", "restore", "write",
+                                       "total"}
+    assert saved["peak_rss_gb"] > 0 and saved["energy"]["wh"] > 0 and saved["energy"]["method"]
+    assert saved["co2e_g"] == pytest.approx(saved["energy"]["wh"] / 1000 * 475, rel=1e-3)
+    assert saved["avoided"]["contrast_enhanced_exam_kg_co2e"] == 9.2 and saved["avoided"]["iodine_g"] > 0
+    assert "McAlister" in saved["footprint_sources"]["ct_exam_kg_co2e"]
+    fractions = [e[1] for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and record["synthetic"] is True
+
+
+def test_grid_intensity_is_configurable(tiny_model, tube_ncct, tmp_path):
+    from NetZeroAICT.synthesis import FootprintSettings
+
+    path, *_ = tube_ncct
+    record = synthesize_file(path, "aorta", tmp_path / "c.nii.gz", model_dir=tiny_model,
+                             footprint_settings=FootprintSettings(grid_g_co2e_per_kwh=50.0))
+    assert record["co2e_g"] == pytest.approx(record["energy"]["wh"] / 1000 * 50, rel=1e-3)
+
+
+def test_cancel_stops_the_run_and_writes_nothing(tiny_model, tube_ncct, tmp_path):
+    path, *_ = tube_ncct
+    cancel = threading.Event()
+
+    def progress(stage, fraction, message):
+        if stage == "inference":
+            cancel.set()
+
+    with pytest.raises(SynthesisCancelled):
+        synthesize_file(path, "aorta", tmp_path / "c.nii.gz", model_dir=tiny_model, progress=progress, cancel=cancel)
+    assert not (tmp_path / "c.nii.gz").exists()
+
+
+def test_engine_cancel_from_another_thread(tiny_model, tube_ncct):
+    _, ncct, *_ = tube_ncct
+    engine = SynthesisEngine("aorta", tiny_model, "cpu")
+    engine.load()
+    with pytest.raises(SynthesisCancelled):
+        engine.synthesize(ncct, progress=lambda stage, f, m: engine.cancel() if stage == "inference" else None)
+
+
+def test_warnings_need_confirmation(tiny_model, tube_ncct, monkeypatch):
+    from NetZeroAICT.synthesis import engine as engine_module
+
+    def warn(volume, indication, accept_warnings=False):
+        if not accept_warnings:
+            raise NeedsConfirmation(["The image looks contrast-enhanced already."])
+        return {"status": "warn", "warnings_accepted": True}
+
+    monkeypatch.setattr(engine_module, "check_before_synthesis", warn)
+    _, ncct, *_ = tube_ncct
+    engine = SynthesisEngine("aorta", tiny_model, "cpu")
+    with pytest.raises(NeedsConfirmation):
+        engine.synthesize(ncct)
+    assert engine.synthesize(ncct, accept_warnings=True).record["input_check"]["warnings_accepted"]
