@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from NetZeroAICT.errors import ValidationError
+from NetZeroAICT.study.package import enrol_reader
 from NetZeroAICT.study.protocol import TURING_ROLES
 from NetZeroAICT.ui.question_rules import is_unanswered
 
@@ -108,9 +109,7 @@ class ReadingSession:
         self.package, self.store, self.reader_id = package, store, reader_id
         self.study_id = package.study_id
         worklists = package.worklist(reader_id)
-        store.register_study(package.reader_protocol)
-        for session in package.sessions:
-            store.assign(self.study_id, reader_id, session["id"], worklists.get(session["id"], []))
+        enrol_reader(store, package.folder, reader_id)
         self.session_id = session_id or self._first_open_session()
         self.session = package.session(self.session_id)
         self.codes = list(worklists.get(self.session_id, []))
