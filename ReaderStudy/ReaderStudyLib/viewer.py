@@ -25,10 +25,14 @@ class CaseViewer:
         scene: the MRML scene (default ``slicer.mrmlScene``).
         volume_rendering_logic: Slicer's volume rendering logic for 3D (``slicer.modules.volumerendering
             .logic()`` in the application; None headless, where 3D is skipped).
+        after_show: called with no argument once a case is shown (in the application:
+            ``slicer.util.resetSliceViews`` to centre the views on it).
     """
 
-    def __init__(self, hanging: HangingProtocol, scene=None, volume_rendering_logic=None):
+    def __init__(self, hanging: HangingProtocol, scene=None, volume_rendering_logic=None,
+                 after_show: Callable[[], None] | None = None):
         self.hanging = hanging
+        self.after_show = after_show
         self.scene = scene or slicer.mrmlScene
         self.volume_rendering_logic = volume_rendering_logic
         self.node = None
@@ -45,6 +49,8 @@ class CaseViewer:
                 and self.hanging.layout in LAYOUTS_WITH_3D:
             display = self.volume_rendering_logic.CreateDefaultVolumeRenderingNodes(self.node)
             display.SetVisibility(True)
+        if self.after_show is not None:
+            self.after_show()
         return self.node
 
     def next_window_preset(self) -> str:
