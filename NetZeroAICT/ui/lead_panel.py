@@ -42,14 +42,10 @@ class ReaderProgressTable(QtWidgets.QTableWidget):
             for c, text in enumerate(cells):
                 item = QtWidgets.QTableWidgetItem(str(text))
                 if c in (2, 3):
-                    item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 item.setBackground(QtGui.QBrush(QtGui.QColor(self.COLOURS[status])))
                 self.setItem(r, c, item)
         self.resizeColumnsToContents()
-
-    def cell_text(self, row: int, column: int) -> str:
-        return self.item(row, column).text() if hasattr(self.item(row, column).text, "__call__") \
-            else self.item(row, column).text
 
 
 class ProblemList(QtWidgets.QListWidget):

@@ -73,7 +73,8 @@ def write_phantom_cases(folder: Path, indication: str, seeds, grid=DEMO_GRID) ->
     return cases
 
 
-def demo_model(work: Path, indication: str, model_dir=None, epochs: int = 12, log=print) -> tuple[str, str]:
+def demo_model(work: Path, indication: str, model_dir=None, epochs: int = 12, log=print,
+               grid=DEMO_GRID) -> tuple[str, str]:
     """(model folder, how it was obtained): the given one, the shipped one, or a DEMO model trained here."""
     from NetZeroAICT.errors import NetZeroAICTError
     from NetZeroAICT.synthesis import find_model_dir
@@ -88,14 +89,14 @@ def demo_model(work: Path, indication: str, model_dir=None, epochs: int = 12, lo
 
     data = work / "demo_model_data"
     seeds = list(range(81000, 81004))
-    write_phantom_cases(data, indication, seeds)
+    write_phantom_cases(data, indication, seeds, grid)
     names = [f"phantom{s}" for s in seeds]
     (data / "manifest.json").write_text(json.dumps({"indication": indication, "seeds": seeds, "split": {
         "train": names[:3], "validation": names[3:], "test": []}}))
     log(f"no shipped {indication} model: training a small DEMO model on {len(seeds)} foundry phantoms")
     started = time.perf_counter()
     train(indication, data, work / "demo_model", epochs=epochs, steps_per_epoch=20, batch_size=2, patch=32,
-          learning_rate=5e-3, architecture=TINY_UNET, spacing_mm=DEMO_GRID[1], show_progress=False)
+          learning_rate=5e-3, architecture=TINY_UNET, spacing_mm=grid[1], show_progress=False)
     return str(work / "demo_model"), f"DEMO model trained here ({epochs} epochs, {time.perf_counter() - started:.0f} s)"
 
 
@@ -134,8 +135,11 @@ def read_all_sessions(reader: SimulatedReader, package: ReaderPackage, store, cl
 
 
 def run_demo_study(out_dir, n_cases: int = 12, indication: str = "aorta", model_dir=None, seed: int = 2026,
-                   scene=None, train_epochs: int = 12, log=print) -> dict:
-    """Run the whole demo study into ``out_dir``; returns a summary (paths, counts, timings, key results)."""
+                   scene=None, train_epochs: int = 12, grid=DEMO_GRID, log=print) -> dict:
+    """Run the whole demo study into ``out_dir``; returns a summary (paths, counts, timings, key results).
+
+    ``grid``: (voxels (i, j, k), spacing mm) of the phantoms; ``train_epochs``: of the DEMO model, when one is
+    trained; ``scene``: the MRML scene readers read in (default: a new headless one)."""
     from NetZeroAICT.study import ResultsStore
     from NetZeroAICT.synthesis import SynthesisEngine, synthesize_file
 
@@ -149,9 +153,9 @@ def run_demo_study(out_dir, n_cases: int = 12, indication: str = "aorta", model_
         timings[name] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
 
-    write_phantom_cases(out / "cases", indication, range(seed * 10, seed * 10 + n_cases))
+    write_phantom_cases(out / "cases", indication, range(seed * 10, seed * 10 + n_cases), grid)
     lap("phantom cases")
-    model, summary["model"] = demo_model(out, indication, model_dir, train_epochs, log)
+    model, summary["model"] = demo_model(out, indication, model_dir, train_epochs, log, grid)
     lap("model")
     engine = SynthesisEngine(indication, model, "cpu")
     records = []
