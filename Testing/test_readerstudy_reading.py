@@ -136,7 +136,7 @@ def test_reader_panel_driven_by_clicks_and_keys_fills_the_store(qapp, scene, tmp
     assert {r["question_id"]: r["value"] for r in store.answers("phantom-study") if r["item_code"] == first} == \
         {"diagnosis": True, "confidence": 5, "quality": 4, "diameter": 20.0}
     assert viewer.node.GetName() == session.codes[1]
-    QTest.keyClick(panel.findChild(QtWidgets.QLineEdit, "diameter__value"), Qt.Key_W, Qt.ControlModifier)
+    QTest.keyClick(panel.findChild(QtWidgets.QLineEdit, "diameter__value"), Qt.Key_W, Qt.AltModifier)
     assert prop(panel.window_label, "text") == "soft tissue"
     # back to the submitted case: answers shown, locked
     QTest.keyClick(panel.findChild(QtWidgets.QLineEdit, "diameter__value"), Qt.Key_Left, Qt.AltModifier)

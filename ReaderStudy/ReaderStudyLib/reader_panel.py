@@ -12,7 +12,7 @@ from NetZeroAICT.ui.qtcompat import QtGui, QtWidgets, Qt
 from NetZeroAICT.ui.reader_progress import ReaderProgressHeader
 from NetZeroAICT.ui.scoring_form import ScoringForm
 
-WINDOW_KEYS = "Ctrl+W"
+WINDOW_KEYS = "Alt+W"  # Ctrl+W closes the scene in Slicer
 
 
 class ReaderPanel(QtWidgets.QWidget):
