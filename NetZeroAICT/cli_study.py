@@ -48,6 +48,10 @@ def register(subparsers) -> None:
     package.add_argument("--design", required=True, help="design JSON from `study design --out`")
     package.add_argument("--out", required=True, help="new package folder (for readers)")
     package.add_argument("--key", required=True, help="key file to write (for the lead; outside the package)")
+    package.add_argument("--reader", action="append", help="only this reader (repeat for several)")
+    package.add_argument("--session", action="append",
+                         help="only this session (repeat for several); one package per reader and session, handed "
+                              "out when the session may start, never gives a reader both images of a patient")
     package.add_argument("--compress", action="store_true",
                          help="gzip the images (smaller, but compressed sizes can differ between real and synthetic)")
     package.set_defaults(func=_package)
@@ -72,7 +76,7 @@ def register(subparsers) -> None:
     export = commands.add_parser("export", help="tidy CSV/parquet of the final answers, unblinded")
     export.add_argument("--store", required=True)
     export.add_argument("--protocol", required=True)
-    export.add_argument("--key", required=True)
+    export.add_argument("--key", required=True, nargs="+", help="the key(s) of the study's package(s)")
     export.add_argument("--out", required=True, help=".csv or .parquet")
     export.set_defaults(func=_export)
 
@@ -123,8 +127,13 @@ def _package(args) -> int:
     from .study.protocol import load_protocol
 
     protocol = load_protocol(args.protocol)
-    key = build_package(protocol, Design.load(args.design), args.out, args.key, compress=args.compress)
+    key = build_package(protocol, Design.load(args.design), args.out, args.key, reader_ids=args.reader,
+                        session_ids=args.session, compress=args.compress)
     print(f"wrote {len(key.items)} images to {args.out}; key: {args.key} (keep it with the lead)")
+    pairs = {(i["case_id"], i["modality"]) for i in key.items.values()}
+    if any((case, "synthetic") in pairs for case, modality in pairs if modality == "real"):
+        print("note: this package holds the real and the synthetic image of the same patients; to keep them apart, "
+              "hand each reader one package per session (--reader R --session S) when the session may start")
     leaks = audit_package(args.out, key=key, protocol=protocol)
     for leak in leaks:
         print(f"LEAK {leak}")
@@ -147,7 +156,7 @@ def _audit(args) -> int:
 def _progress(args) -> int:
     from .study.store import ResultsStore
 
-    with ResultsStore(args.store) as store:
+    with ResultsStore(args.store, create=False) as store:
         studies = [args.study] if args.study else store.study_ids()
         rows = [{"study_id": s, **row} for s in studies for row in store.progress(s)]
     if args.json:
@@ -176,7 +185,8 @@ def _export(args) -> int:
     from .study.store import ResultsStore
 
     protocol = load_protocol(args.protocol, check_files=False)
-    with ResultsStore(args.store) as store:
-        path = export_answers(store, protocol, PackageKey.load(args.key), args.out)
+    with ResultsStore(args.store, create=False) as store:
+        key = PackageKey.combine([PackageKey.load(path) for path in args.key])
+        path = export_answers(store, protocol, key, args.out)
     print(f"wrote {Path(path)}")
     return 0

@@ -155,3 +155,17 @@ def test_the_whole_workflow_through_the_cli(tmp_path, capsys):
     assert (table.duration_s > 0).all() and table.submitted_at.str.endswith("+00:00").all()
     assert set(table.value[table.question_id == "confidence"]) == {"4"}
     assert len(key.items) == 36
+    capsys.readouterr()
+    parquet = tmp_path / "answers.parquet"
+    code = main(["study", "export", "--store", str(central), "--protocol", str(protocol_path),
+                 "--key", str(key_path), "--out", str(parquet)])
+    if code == 0:
+        assert pd.read_parquet(parquet).shape == table.shape
+    else:
+        assert code == 2 and "pyarrow" in capsys.readouterr().err
+    # a leak planted in the package makes `study audit` fail
+    (package / "worklists" / "r1.json").write_text((package / "worklists" / "r1.json").read_text() + " ")
+    (package / "images" / f"{next(iter(key.items))}.nii").rename(package / "images" / "case003.nii")
+    capsys.readouterr()
+    assert main(["study", "audit", str(package), "--key", str(key_path), "--protocol", str(protocol_path)]) == 1
+    assert "[name] images/case003.nii" in capsys.readouterr().out

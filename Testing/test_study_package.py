@@ -254,3 +254,23 @@ def test_package_from_real_ct(ncct_abdomen_path, tmp_path):
     assert np.allclose(a.voxels, np.clip(np.rint(real.voxels), -1024, 3071))
     assert "description" not in b.metadata
     assert PackageKey.load(tmp_path / "key.json").items == key.items
+
+
+def test_one_package_per_reader_and_session(study, tmp_path):
+    """A reader's session-1 package holds only their session-1 images, so they never hold the real and the
+    synthetic image of one patient at once; the keys of several packages combine for the export."""
+    protocol, design = study["protocol"], study["design"]
+    keys = []
+    for session in ("d1", "d2"):
+        keys.append(build_package(protocol, design, tmp_path / f"r0_{session}", tmp_path / f"key_{session}.json",
+                                  reader_ids=["r0"], session_ids=[session]))
+        package = tmp_path / f"r0_{session}"
+        assert [p.name for p in (package / "worklists").iterdir()] == ["r0.json"]
+        assert len(list((package / "images").iterdir())) == 6
+        cases = [keys[-1].items[c]["case_id"] for c in json.loads((package / "worklists" / "r0.json").read_text())["sessions"][session]]
+        assert sorted(cases) == sorted(c["id"] for c in protocol.cases)  # each patient once
+        assert audit_package(package, key=keys[-1], protocol=protocol) == []
+    combined = PackageKey.combine(keys)
+    assert len(combined.items) == 12
+    assert {(i["case_id"], i["modality"]) for i in combined.items.values() if i["session_id"] == "d1"} == \
+        {(r.case_id, r.modality) for r in design.for_reader("r0", "d1")}

@@ -193,7 +193,7 @@ def test_crash_safety_sigkill_fifty_times(store_url):
     """A reader answering in a loop is killed with SIGKILL at random moments 50 times and restarted: every
     answer it reported committed is stored exactly once, and each restart resumes at the first unsubmitted
     case."""
-    codes = [f"K{i:03d}" for i in range(200)]
+    codes = [f"K{i:03d}" for i in range(120)]
     store = _store(store_url, codes=[c[1:] for c in codes])
     codes = [f"d1{c[1:]}" for c in codes]
     rng = random.Random(1234)
@@ -265,3 +265,13 @@ def test_postgres_variant_skips_clearly_without_a_server(monkeypatch, tmp_path):
     with pytest.raises(pytest.skip.Exception, match="NETZEROAICT_TEST_POSTGRES_URL"):
         with make_store_url("postgresql", tmp_path):
             pass
+
+
+def test_reading_commands_do_not_create_stores(tmp_path, capsys):
+    from NetZeroAICT.cli import main
+
+    assert main(["study", "progress", "--store", str(tmp_path / "typo.db")]) == 2
+    assert "no such results store" in capsys.readouterr().err and not (tmp_path / "typo.db").exists()
+    (tmp_path / "empty.db").touch()
+    with pytest.raises(StoreError, match="not a results store"):
+        ResultsStore(tmp_path / "empty.db", create=False)

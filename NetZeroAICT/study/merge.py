@@ -39,7 +39,7 @@ def _where(table: sa.Table, key: tuple):
 
 
 def _merge_one(target: ResultsStore, source_url: str) -> dict[str, int]:
-    source = ResultsStore(source_url)
+    source = ResultsStore(source_url, create=False)
     counts = {}
     try:
         with source._read() as s, target._write() as t:

@@ -62,6 +62,20 @@ class PackageKey:
         return path
 
     @classmethod
+    def combine(cls, keys: list["PackageKey"]) -> "PackageKey":
+        """One key for several packages of the same study (e.g. one package per reader and session)."""
+        if len({k.study_id for k in keys}) != 1:
+            raise ValidationError("the keys belong to different studies", where="keys",
+                                  hint="give the keys of one study's packages")
+        items: dict[str, dict] = {}
+        for key in keys:
+            clash = set(items) & set(key.items)
+            if any(items[c] != key.items[c] for c in clash):
+                raise ValidationError(f"code {sorted(clash)[0]} means different images in two keys", where="keys")
+            items.update(key.items)
+        return cls(keys[0].study_id, keys[0].seed, items)
+
+    @classmethod
     def load(cls, path: str | Path) -> "PackageKey":
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -130,9 +144,14 @@ def _write_json(path: Path, data) -> None:
 
 
 def build_package(protocol: Protocol, design: Design, out_dir: str | Path, key_path: str | Path, *,
+                  reader_ids: list[str] | None = None, session_ids: list[str] | None = None,
                   compress: bool = False, progress=None) -> PackageKey:
     """Write the blinded package of ``design`` into ``out_dir`` (new or empty) and its key to ``key_path``
-    (which must lie outside the package). Returns the key."""
+    (which must lie outside the package). Returns the key.
+
+    ``reader_ids`` / ``session_ids`` restrict the package to those readers and sessions. One package per
+    reader and session, handed out when the session may start, keeps a reader from ever holding the real and
+    the synthetic image of one patient at the same time (a shared package holds both)."""
     out_dir, key_path = Path(out_dir).resolve(), Path(key_path).resolve()
     if out_dir == key_path.parent or out_dir in key_path.parents:
         raise ValidationError("the key would be inside the package readers get", where=str(key_path),
@@ -142,12 +161,18 @@ def build_package(protocol: Protocol, design: Design, out_dir: str | Path, key_p
     if design.study_id != protocol.study_id:
         raise ValidationError(f"the design is for study {design.study_id!r}, not {protocol.study_id!r}",
                               where="design", hint="make the design from this protocol")
+    readings = [r for r in design.readings if (reader_ids is None or r.reader_id in reader_ids)
+                and (session_ids is None or r.session_id in session_ids)]
+    if not readings:
+        raise ValidationError("no readings for these readers and sessions", where="package",
+                              hint=f"readers: {', '.join(r['id'] for r in protocol.readers)}; "
+                                   f"sessions: {', '.join(s['id'] for s in protocol.sessions)}")
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     (out_dir / "worklists").mkdir(exist_ok=True)
     key_path.parent.mkdir(parents=True, exist_ok=True)
 
     taken: set[str] = set()
-    items = sorted({(r.session_id, r.case_id, r.modality, r.training) for r in design.readings})
+    items = sorted({(r.session_id, r.case_id, r.modality, r.training) for r in readings})
     codes = {item[:3]: new_code(taken) for item in items}
     key = PackageKey(protocol.study_id, design.seed,
                      {codes[item[:3]]: {"session_id": item[0], "case_id": item[1], "modality": item[2],
@@ -169,10 +194,10 @@ def build_package(protocol: Protocol, design: Design, out_dir: str | Path, key_p
             written[case_id, modality] = target
         if progress:
             progress((index + 1) / len(order))
-    for reader in protocol.readers:
-        sessions = {s["id"]: [codes[r.session_id, r.case_id, r.modality]
-                              for r in design.for_reader(reader["id"], s["id"])] for s in protocol.sessions}
-        _write_json(out_dir / "worklists" / f"{reader['id']}.json", {"reader_id": reader["id"], "sessions": sessions})
+    for reader_id in dict.fromkeys(r.reader_id for r in readings):
+        sessions = {s: [codes[r.session_id, r.case_id, r.modality] for r in design.for_reader(reader_id, s)]
+                    for s in dict.fromkeys(r.session_id for r in readings)}
+        _write_json(out_dir / "worklists" / f"{reader_id}.json", {"reader_id": reader_id, "sessions": sessions})
     _write_json(out_dir / "reader_protocol.json", protocol.reader_side())
     _write_json(out_dir / "package.json", {"study_id": protocol.study_id, "format": suffix.lstrip("."),
                                            "images": sorted(codes.values())})

@@ -159,6 +159,9 @@ def validate_protocol(data, *, source: str = "protocol", base_dir: str | Path | 
 
     ``base_dir``: when given, case file paths are resolved against it and must exist.
     """
+    if not isinstance(data, dict):
+        return [f"(top level): the protocol must be a mapping of fields (study_id, indication, cases, readers, "
+                f"questions, sessions, …), not {type(data).__name__}"]
     problems = _schema_problems(data)
     if problems:
         return problems

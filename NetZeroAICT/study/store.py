@@ -131,18 +131,27 @@ def _retrying(function):
 class ResultsStore:
     """Answers of one or more studies. ``clock`` (returns an aware datetime) is injectable for tests."""
 
-    def __init__(self, url_or_path: str | Path, *, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, url_or_path: str | Path, *, clock: Callable[[], datetime] = utc_now, create: bool = True):
+        """Open the store at ``url_or_path``; ``create=False`` refuses to make a new one (for reading)."""
         self.url = store_url(url_or_path)
+        if not create and self.url.startswith("sqlite") and not Path(sa.make_url(self.url).database or "").is_file():
+            raise StoreError("no such results store", where=self.url, hint="check the path")
         self.engine = make_engine(self.url)
         self.clock = clock
         self._definitions: dict[str, dict] = {}
         self._started: set[tuple[str, str, str]] = set()
         self._write_lock = _WriteLock(self.url)
         try:
+            if not create:
+                with self._read() as connection:
+                    if not T.schema_ready(connection):
+                        raise StoreError("not a results store (its tables are missing)", where=self._safe_url(),
+                                         hint="give a store that readers' answers were saved to")
             T.create_schema(self.engine)
         except sa.exc.SQLAlchemyError as error:
-            raise StoreError(f"cannot open the results store ({error.__class__.__name__}: {error.orig if hasattr(error, 'orig') else error})",
-                             where=self._safe_url(), hint="check the path or URL and that the database is reachable") from None
+            reason = getattr(error, "orig", None) or error
+            raise StoreError(f"cannot open the results store ({type(error).__name__}: {reason})", where=self._safe_url(),
+                             hint="check the path or URL and that the database is reachable") from None
 
     @contextlib.contextmanager
     def _write(self):
@@ -320,8 +329,19 @@ class ResultsStore:
                              hint="start the session first")
         self._started.add((study_id, reader_id, session_id))
 
+    @staticmethod
+    def _is_reading(key: dict) -> list:
+        return [T.readings.c[k] == v for k, v in key.items()]
+
+    @staticmethod
+    def _spent_s(reading, now: datetime) -> float:
+        """Reading time since ``active_since`` (s), 0 when the reading is not being timed."""
+        if reading.active_since is None:
+            return 0.0
+        return max(0.0, (now - datetime.fromisoformat(reading.active_since)).total_seconds())
+
     def _reading(self, c, key: dict, lock: bool = False):
-        query = sa.select(T.readings).where(*[T.readings.c[k] == v for k, v in key.items()])
+        query = sa.select(T.readings).where(*self._is_reading(key))
         return c.execute(query.with_for_update() if lock else query).first()
 
     def _open_reading(self, c, key: dict, now: datetime):
@@ -345,8 +365,7 @@ class ResultsStore:
         with self._write() as c:
             row = self._open_reading(c, key, now)
             if row.submitted_at is None:
-                c.execute(T.readings.update().where(*[T.readings.c[k] == v for k, v in key.items()])
-                          .values(active_since=iso(now)))
+                c.execute(T.readings.update().where(*self._is_reading(key)).values(active_since=iso(now)))
 
     def _question(self, study_id: str, question_id: str) -> dict:
         question = self._definition(study_id)["questions"].get(question_id) if isinstance(question_id, str) else None
@@ -389,9 +408,9 @@ class ResultsStore:
                 c.execute(T.answers.update().where(*where).values(value=text, revision=revision, answered_at=iso(now)))
             c.execute(T.answer_revisions.insert().values(**key, question_id=question_id, revision=revision,
                                                          value=text, recorded_at=iso(now)))
-            if reading.active_since is not None and reading.active_since != iso(now):  # bank the reading time
-                spent = max(0.0, (now - datetime.fromisoformat(reading.active_since)).total_seconds())
-                c.execute(T.readings.update().where(*[T.readings.c[k] == v for k, v in key.items()])
+            spent = self._spent_s(reading, now)
+            if spent > 0:  # bank the reading time: a crash loses at most the time since the last answer
+                c.execute(T.readings.update().where(*self._is_reading(key))
                           .values(duration_s=reading.duration_s + spent, active_since=iso(now)))
         return revision
 
@@ -414,11 +433,8 @@ class ResultsStore:
             if missing:
                 raise StoreError(f"required question(s) unanswered: {', '.join(missing)}",
                                  where=f"{reader_id}/{session_id}/{item_code}", hint="answer them, then submit")
-            spent = 0.0
-            if reading.active_since is not None:
-                spent = max(0.0, (now - datetime.fromisoformat(reading.active_since)).total_seconds())
-            c.execute(T.readings.update().where(*[T.readings.c[k] == v for k, v in key.items()])
-                      .values(submitted_at=iso(now), active_since=None, duration_s=reading.duration_s + spent))
+            c.execute(T.readings.update().where(*self._is_reading(key)).values(
+                submitted_at=iso(now), active_since=None, duration_s=reading.duration_s + self._spent_s(reading, now)))
 
     # ----- reading back -------------------------------------------------------------------------------
     def answers(self, study_id: str | None = None) -> list[dict]:

@@ -45,12 +45,11 @@ questions = sa.Table(
     sa.Column("definition", sa.Text, nullable=False),  # JSON: the question as in the protocol
 )
 
+_READING_KEY = ["study_id", "reader_id", "session_id", "item_code"]
+
 worklist = sa.Table(
     "worklist", metadata,
-    sa.Column("study_id", _ID, primary_key=True),
-    sa.Column("reader_id", _ID, primary_key=True),
-    sa.Column("session_id", _ID, primary_key=True),
-    sa.Column("item_code", _ID, primary_key=True),
+    *[sa.Column(name, _ID, primary_key=True) for name in _READING_KEY],
     sa.Column("position", sa.Integer, nullable=False),
     sa.ForeignKeyConstraint(["study_id", "session_id"], ["sessions.study_id", "sessions.session_id"]),
     sa.UniqueConstraint("study_id", "reader_id", "session_id", "position", name="worklist_position"),
@@ -65,8 +64,6 @@ session_runs = sa.Table(
     sa.Column("ended_at", _TIME),
     sa.ForeignKeyConstraint(["study_id", "session_id"], ["sessions.study_id", "sessions.session_id"]),
 )
-
-_READING_KEY = ["study_id", "reader_id", "session_id", "item_code"]
 
 readings = sa.Table(
     "readings", metadata,
