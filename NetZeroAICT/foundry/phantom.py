@@ -55,7 +55,10 @@ def _check_grid(shape_ijk, spacing_mm) -> tuple[tuple[int, int, int], float]:
         raise NetZeroAICTError(f"phantom size {shape} is out of range", where="shape_ijk",
                                hint=f"give three sides of {SIDE_RANGE[0]}–{SIDE_RANGE[1]} voxels, "
                                     f"at most {MAX_VOXELS:,} voxels in all")
-    spacing = float(spacing_mm)
+    try:
+        spacing = float(spacing_mm)
+    except (TypeError, ValueError):
+        raise NetZeroAICTError(f"spacing must be a number of millimetres, got {spacing_mm!r}", where="spacing_mm") from None
     if not SPACING_RANGE_MM[0] <= spacing <= SPACING_RANGE_MM[1]:
         raise NetZeroAICTError(f"spacing {spacing} mm is out of range", where="spacing_mm",
                                hint=f"give {SPACING_RANGE_MM[0]}–{SPACING_RANGE_MM[1]} mm")
@@ -83,7 +86,8 @@ def make_pair(indication: str, seed: int, shape_ijk: tuple | None = None, spacin
     """
     ind = get_indication(indication)
     module = _anatomy(ind.name)
-    shape, spacing = _check_grid(shape_ijk or module.DEFAULT_SHAPE_IJK, spacing_mm or module.DEFAULT_SPACING_MM)
+    shape, spacing = _check_grid(module.DEFAULT_SHAPE_IJK if shape_ijk is None else shape_ijk,
+                                 module.DEFAULT_SPACING_MM if spacing_mm is None else spacing_mm)
     if pathology not in ("random", "none", None, *module.PATHOLOGIES):
         raise NetZeroAICTError(f"unknown pathology {pathology!r} for {ind.name}", where="pathology",
                                hint=f"choose random, none or one of: {', '.join(module.PATHOLOGIES)}")
@@ -142,6 +146,11 @@ def _masks(canvas: Canvas, grid: dict) -> dict[str, Volume]:
     body[0] = 0
     lut["body"] = body
     masks = {name: Volume(table[labels], **grid) for name, table in lut.items()}
-    masks["pathology"] = Volume(canvas.pathology, **grid)
+    # partial-volume rims and vessels thinner than a voxel enhance too: every voxel the contrast changes
+    # belongs to the lumen or to the enhancing mask
+    enhanced = (canvas.enhancement != 0) & (masks["lumen"].voxels == 0)
+    masks["enhancing"].voxels |= enhanced.view(np.uint8)
+    # the lesion itself (plaque, thrombus, emboli, flap, false lumen), not the true lumen running through it
+    masks["pathology"] = Volume(canvas.pathology * (labels != LABELS["lumen"]).astype(np.uint8), **grid)
     masks["tissue"] = Volume(labels, **grid)
     return masks

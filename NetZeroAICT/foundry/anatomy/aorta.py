@@ -27,7 +27,7 @@ def draw_pathology(rng) -> str | None:
 
 
 def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathology: str | None) -> dict:
-    u = rng.uniform
+    u = common.uniform(rng)
     a, b = u(125, 160), u(95, 120)
     z_top, z_bottom = float(canvas.z[-1]), float(canvas.z[0])
     span = z_top - z_bottom
@@ -77,7 +77,8 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     liver_r = (a * u(0.5, 0.6), b * u(0.6, 0.72), u(75, 95))
     liver_rot = shapes.random_rotation(rng, 0.25)
     liver_sdf = lambda x, y, z: shapes.intersect(shapes.rotated_ellipsoid(x, y, z, liver_c, liver_r, liver_rot),
-                                                 cavity(x, y, z, 1.0), z - floor(x, y) + 3.0)
+                                                 cavity(x, y, z, 1.0), z - floor(x, y) + 3.0,
+                                                 -spine_block(x, y, z) + 4.0)
     sl = canvas.box(np.subtract(liver_c, max(liver_r)), np.add(liver_c, max(liver_r)))
     if sl is not None:
         canvas.paint(sl, liver_sdf(*canvas.grid(sl)), t["liver"], hu=t["liver"].hu + 4.0 * canvas.texture(sl, 4.0))
@@ -90,7 +91,7 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     spleen_r = (u(20, 28), u(40, 55), u(45, 60))
     canvas.fill(t["spleen"], lambda x, y, z: shapes.intersect(
         shapes.ellipsoid(x, y, z, spleen_c, spleen_r),
-        cavity(x, y, z, 1.0), z - floor(x, y) + 3.0),
+        cavity(x, y, z, 1.0), z - floor(x, y) + 3.0, -spine_block(x, y, z) + 4.0),
         np.subtract(spleen_c, spleen_r), np.add(spleen_c, spleen_r))
     stomach_c = (a * u(0.2, 0.35), -b * u(0.25, 0.4), z_d - u(30, 45))
     stomach_r = (u(35, 50), u(25, 35), u(35, 50))
@@ -123,13 +124,13 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
         [-a * 0.62, b * 0.05, z_bottom + span * 0.05], [-a * 0.65, 0.0, z_tc - 30], [-a * 0.45, -b * 0.5, z_tc],
         [0.0, -b * 0.68, z_tc - u(0, 30)], [a * 0.45, -b * 0.45, z_tc + 10], [a * 0.65, 0.0, z_tc - 20],
         [a * 0.6, b * 0.1, z_bottom + span * 0.05]]), 3.0)
-    _bowel(canvas, t, [Tube(colon, u(16, 22))], rng, gas_level=u(-0.2, 0.6))
+    _bowel(canvas, t, [Tube(colon, u(16, 22))], rng, gas_level=u(-0.2, 0.6), cavity=cavity)
     loops = []
     for _ in range(int(rng.integers(3, 6))):
         start = (u(-a * 0.35, a * 0.35), u(-b * 0.6, -b * 0.1), u(z_bottom + 20, z_tc - 25))
         loops.append(Tube(resample(wandering_path(start, rng.normal(size=3) * (1, 1, 0.4), u(80, 140), rng, 0.22), 3.0),
                           u(9, 13)))
-    _bowel(canvas, t, loops, rng, gas_level=u(-0.9, -0.3))
+    _bowel(canvas, t, loops, rng, gas_level=u(-0.9, -0.3), cavity=cavity)
 
     # spine and ribs
     common.spine(canvas, t, spine_x, spine_y_of_z, (z_bottom - 20, z_top + 20), u(30, 34), body_r, rng)
@@ -229,11 +230,13 @@ def _hollow_organ(canvas, t, sdf_fn, lo, hi, gas_below_y):
     canvas.paint(sl, np.maximum(d + 3.0, (y - gas_below_y).astype(np.float32)), t["bowel_gas"])
 
 
-def _bowel(canvas, t, tubes, rng, gas_level: float):
-    """Bowel loops: wall, fluid content and gas anterior to a level (fraction of the radius, −1 … 1)."""
+def _bowel(canvas, t, tubes, rng, gas_level: float, cavity):
+    """Bowel loops inside the abdominal ``cavity`` (sdf function): wall, mottled content with gas bubbles,
+    and gas anterior to a level (fraction of the radius, −1 … 1)."""
     sl, sdf = tube_sdf(canvas, tubes)
     if sl is None:
         return
+    sdf = np.maximum(sdf, cavity(*canvas.grid(sl), 2.0))
     canvas.paint(sl, sdf, t["bowel_wall"])
     canvas.paint(sl, sdf + 2.5, t["bowel_fluid"], hu=t["bowel_fluid"].hu + 10.0 * canvas.texture(sl, 3.0))
     x, y, z = canvas.grid(sl)

@@ -15,7 +15,7 @@ from .heart import Heart
 def chest(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, heart_centre, z_diaphragm: float,
           lung_vessels: bool, svc_tissue: Tissue) -> dict:
     """Paint the chest around a heart centred at ``heart_centre`` (mm); returns landmarks and tubes."""
-    u = rng.uniform
+    u = common.uniform(rng)
     hc = np.asarray(heart_centre, dtype=np.float64)
     a, b = u(130, 155), u(92, 112)
     body_c = (hc[0] - u(10, 20), hc[1] + b - u(62, 75))

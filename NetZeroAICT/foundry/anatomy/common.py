@@ -13,6 +13,14 @@ from ..canvas import Canvas, Tissue
 from ..vessels import Tube, branch_tree, flatten, resample, tube_sdf
 
 
+def uniform(rng: np.random.Generator):
+    """``rng.uniform`` that accepts its bounds in either order (small grids can invert a derived range)."""
+    def draw(low=0.0, high=1.0):
+        low, high = float(low), float(high)
+        return rng.uniform(min(low, high), max(low, high))
+    return draw
+
+
 def section_harmonics(rng: np.random.Generator, strength: float = 0.04) -> list[tuple[int, float, float]]:
     """Random low-order shape harmonics for a body section (a few per cent of the radius)."""
     return [(n, float(rng.normal(0, strength / n)), float(rng.normal(0, strength / n))) for n in (2, 3, 4, 5)]

@@ -28,7 +28,7 @@ def draw_pathology(rng) -> str | None:
 
 
 def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathology: str | None) -> dict:
-    u = rng.uniform
+    u = common.uniform(rng)
     hc = (u(-6, 6), u(-6, 6), u(-8, 4))
     parts = chest(canvas, t, rng, hc, z_diaphragm=float(canvas.z[0]) + u(10, 30), lung_vessels=True,
                   svc_tissue=t["right_blood_pool"])

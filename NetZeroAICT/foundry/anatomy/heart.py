@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import shapes
+from . import common
 from ..canvas import Canvas, Tissue
 from ..vessels import Tube, resample, spline_through, tube_sdf
 
@@ -19,7 +20,7 @@ class Heart:
     ``radius``) around ``centre``, cut flat at the valve plane (the base) 0.7 half-lengths behind the centre."""
 
     def __init__(self, centre, rng: np.random.Generator):
-        u = rng.uniform
+        u = common.uniform(rng)
         self.half_length = u(48, 56)
         self.radius = u(38, 45)
         axis = np.array([u(0.45, 0.65), -u(0.45, 0.65), -u(0.35, 0.55)])     # to left, anterior, inferior
@@ -69,7 +70,7 @@ class Heart:
         """Paint atria, epicardial fat, ventricles (LV, RV, septum, papillary muscles) and return the aortic
         root tube and atrial landmarks."""
         rng = self.rng
-        u = rng.uniform
+        u = common.uniform(rng)
         la_c = self.base - self.axis * 22 + self.v * 10 + np.array([0.0, 12.0, 12.0])
         ra_c = self.base - self.axis * 14 - self.v * 30
         la_r = (u(24, 30), u(18, 22), u(18, 22))
@@ -112,7 +113,7 @@ class Heart:
 
     def coronary_paths(self, rng, step_mm: float = 0.7) -> dict[str, np.ndarray]:
         """Centrelines of the main coronary arteries on the epicardium (right-dominant circulation)."""
-        u = rng.uniform
+        u = common.uniform(rng)
         n = 60
         # left main → LAD along the anterior interventricular groove, LCx in the left AV groove
         lad_angle = -0.25 + u(-0.15, 0.15)

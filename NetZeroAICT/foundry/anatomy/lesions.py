@@ -73,7 +73,9 @@ def aneurysm(tube: Tube, at: float, length_mm: float, max_diameter_mm: float, rn
     angle = rng.uniform(0, 2 * np.pi)
     side = np.cos(angle) * e1 + np.sin(angle) * e2
     shift = ((sac_r - lumen_r) * rng.uniform(0.4, 0.85))[:, None] * side
-    sac = Tube(tube.points, sac_r, tube.name)
+    diseased = bump > 0.03
+    first, last = int(np.argmax(diseased)), len(diseased) - int(np.argmax(diseased[::-1]))
+    sac = Tube(tube.points[first:last], sac_r[first:last], tube.name)
     lumen = Tube(tube.points + shift, lumen_r, tube.name)
     truth = {"kind": "aneurysm", "vessel": tube.name, "max_sac_diameter_mm": round(float(2 * sac_r.max()), 1),
              "max_lumen_diameter_mm": round(float(2 * lumen_r.max()), 1),
@@ -83,12 +85,13 @@ def aneurysm(tube: Tube, at: float, length_mm: float, max_diameter_mm: float, rn
 
 
 def paint_vessel_tree(canvas: Canvas, t: dict[str, Tissue], tubes: list[Tube], lesions: list[Lesion] = (),
-                      wall_mm: float = 1.0, lumen: Tissue | None = None, with_wall: bool = True) -> None:
-    """Paint a tree of vessels with lesions: wall, lesion filling (plaque/thrombus), then the lumen."""
+                      wall_mm: float = 1.0, lumen: Tissue | None = None, with_wall: bool = True,
+                      clots: list[Tube] = ()) -> None:
+    """Paint a tree of vessels with lesions: wall, lesion filling (plaque/thrombus), intraluminal clots
+    (emboli: thrombus inside the vessel, carved out of the lumen), then the lumen."""
     by_tube = {id(lesion.tube): lesion for lesion in lesions}
-    outer = [by_tube[id(tb)].outer if id(tb) in by_tube and by_tube[id(tb)].kind == "aneurysm" else tb
-             for tb in tubes]
-    sl, sdf = tube_sdf(canvas, outer)
+    sacs = [lesion.outer for lesion in lesions if lesion.kind == "aneurysm"]
+    sl, sdf = tube_sdf(canvas, [*tubes, *sacs])
     if sl is None:
         return
     if with_wall:
@@ -99,4 +102,8 @@ def paint_vessel_tree(canvas: Canvas, t: dict[str, Tissue], tubes: list[Tube], l
             canvas.paint(lsl, lsdf, lesion.filling, pathology=True)
     lumen_tubes = [by_tube[id(tb)].lumen if id(tb) in by_tube else tb for tb in tubes]
     lsl, lsdf = tube_sdf(canvas, lumen_tubes, sl=sl)
+    if clots:
+        csl, csdf = tube_sdf(canvas, list(clots), sl=sl)
+        canvas.paint(csl, np.maximum(csdf, lsdf), t["thrombus"], pathology=True)
+        np.maximum(lsdf, -csdf, out=lsdf)
     canvas.paint(lsl, lsdf, lumen or t["lumen"])

@@ -29,7 +29,7 @@ def draw_pathology(rng) -> str | None:
 
 
 def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathology: str | None) -> dict:
-    u = rng.uniform
+    u = common.uniform(rng)
     z0, z1 = float(canvas.z[0]), float(canvas.z[-1])
     span = z1 - z0
     z_knee = z0 + span * u(0.4, 0.55)
@@ -79,7 +79,7 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
 
 def _leg(canvas: Canvas, t: dict[str, Tissue], rng, cx: float, cy: float, z_knee: float, sc_fat: float, sign: int) -> dict:
     """One leg; ``sign`` −1 for the right leg (patient's right, smaller x), +1 for the left."""
-    u = rng.uniform
+    u = common.uniform(rng)
     z = canvas.z
     thigh_top, knee_r, calf_r = u(68, 82), u(48, 56), u(50, 60)
     below = np.clip((z_knee - z) / 250.0, 0, 1)

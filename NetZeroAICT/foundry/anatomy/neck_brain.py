@@ -28,7 +28,7 @@ def draw_pathology(rng) -> str | None:
 
 
 def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathology: str | None) -> dict:
-    u = rng.uniform
+    u = common.uniform(rng)
     z0, z1 = float(canvas.z[0]), float(canvas.z[-1])
     span = z1 - z0
     z_sb = z0 + span * u(0.36, 0.44)                  # skull base

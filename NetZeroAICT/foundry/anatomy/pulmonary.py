@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import common
 from ..canvas import Canvas, Tissue
 from ..vessels import Tube, branch_tree, perpendiculars, resample, spline_through, tube_sdf
 from .chest import chest
@@ -40,7 +41,7 @@ def _name(tube: Tube, side: str, generation: int) -> None:
 
 
 def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathology: str | None) -> dict:
-    u = rng.uniform
+    u = common.uniform(rng)
     z0, z1 = float(canvas.z[0]), float(canvas.z[-1])
     span = z1 - z0
     hc = (u(5, 20), u(-35, -20), z0 + span * u(0.3, 0.4))
@@ -93,22 +94,23 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     canvas.paint(sl, sdf - 1.5, t["wall"])
     canvas.paint(sl, sdf, t["blood_pool"])
     # arteries (the lumen of interest), kept inside lungs and mediastinum
-    paint_vessel_tree(canvas, t, all_arteries, wall_mm=0.6, with_wall=False)
     truth = {"max_diameter_mm": round(float(2 * r_trunk), 1), "stenosis_percent": None, "location": None,
              "findings": []}
+    clots, emboli = _emboli(all_arteries, rng) if pathology == "embolism" else ([], [])
+    paint_vessel_tree(canvas, t, all_arteries, wall_mm=0.6, with_wall=False, clots=clots)
     if pathology == "embolism":
-        emboli = _emboli(canvas, t, all_arteries, rng)
         truth["findings"] = emboli
         truth["location"] = ", ".join(sorted({e["vessel"] for e in emboli}))
         truth["occlusive_emboli"] = sum(e["occlusive"] for e in emboli)
     return truth
 
 
-def _emboli(canvas: Canvas, t: dict[str, Tissue], arteries: list[Tube], rng) -> list[dict]:
-    """One to four emboli in main, lobar or segmental arteries (thrombus over the lumen, inside it)."""
-    u = rng.uniform
+def _emboli(arteries: list[Tube], rng) -> tuple[list[Tube], list[dict]]:
+    """One to four emboli in main, lobar or segmental arteries: clots (partial, eccentric or occlusive)
+    inside the lumen, and their description."""
+    u = common.uniform(rng)
     candidates = [tb for tb in arteries if getattr(tb, "generation", 3) <= 2 and tb.radii.min() >= 1.2]
-    found = []
+    clots, found = [], []
     for _ in range(int(rng.integers(1, 5))):
         vessel = candidates[int(rng.integers(0, len(candidates)))]
         s = vessel.arclength()
@@ -125,13 +127,8 @@ def _emboli(canvas: Canvas, t: dict[str, Tissue], arteries: list[Tube], rng) -> 
         angle = u(0, 2 * np.pi)
         shift = (0.0 if occlusive else u(0.0, 1.0)) * (1 - k) * radii[:, None] * (np.cos(angle) * e1 + np.sin(angle) * e2)
         taper = np.sqrt(np.clip(1 - ((s[idx] - centre) / (length / 2)) ** 2, 0.15, 1.0))
-        clot = Tube(pts + shift, radii * k * taper, vessel.name)
-        sl, clot_sdf = tube_sdf(canvas, [clot])
-        if sl is None:
-            continue
-        _, lumen_sdf = tube_sdf(canvas, [Tube(pts, radii)], sl=sl)
-        canvas.paint(sl, clot_sdf, t["thrombus"], pathology=True, within=canvas.fraction(lumen_sdf))
+        clots.append(Tube(pts + shift, radii * k * taper, vessel.name))
         found.append({"kind": "embolus", "vessel": vessel.name, "occlusive": bool(occlusive),
                       "length_mm": round(float(length), 1), "vessel_diameter_mm": round(float(2 * radii.mean()), 1),
                       "centre_mm": [round(float(v), 1) for v in vessel.points[np.argmin(np.abs(s - centre))]]})
-    return found
+    return clots, found

@@ -1,0 +1,154 @@
+"""Paired phantoms: HU where radiology expects them, contrast only where blood goes, ground truth, determinism."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from NetZeroAICT.errors import NetZeroAICTError
+from NetZeroAICT.foundry import PhantomPair, load_case, make_pair, pathologies
+from NetZeroAICT.foundry.tissues import LABELS
+from NetZeroAICT.indications import INDICATIONS, get_indication
+
+#: the pathology each indication's test case shows (one that puts thrombus or soft plaque in the image)
+LESION = {"aorta": "aneurysm", "pulmonary": "embolism", "neck_brain": "occlusion", "limb": "occlusion",
+          "coronary": "soft_plaque"}
+NON_ENHANCING = ["fat", "muscle", "cortical_bone", "trabecular_bone", "marrow", "lung", "airway", "bowel_gas",
+                 "bowel_fluid", "disc", "csf", "grey_matter", "white_matter", "cartilage", "skin"]
+
+
+@pytest.fixture(scope="module", params=list(INDICATIONS))
+def pair(request) -> PhantomPair:
+    return make_pair(request.param, seed=11, pathology=LESION[request.param])
+
+
+def core(mask: np.ndarray) -> np.ndarray:
+    """The mask without its one-voxel rim (where partial volume mixes tissues), as an ROI is drawn."""
+    eroded = ndimage.binary_erosion(mask > 0)
+    return eroded if eroded.sum() >= 20 else mask > 0
+
+
+def test_unenhanced_blood_and_enhanced_lumen_hu(pair):
+    lumen = core(pair.masks["lumen"].voxels)
+    low, high = get_indication(pair.case["indication"]).lumen_hu
+    assert 30 <= pair.ncct.voxels[lumen].mean() <= 60
+    assert low <= pair.cta.voxels[lumen].mean() <= high
+    # the enhancement the case file states is the one in the image
+    assert abs(np.median(pair.enhancement[lumen]) - (pair.case["hu"]["lumen_hu"] - pair.case["hu"]["blood_hu"])) < 40
+
+
+def test_thrombus_and_soft_plaque_do_not_enhance(pair):
+    lesion = (pair.masks["thrombus"].voxels | pair.masks["plaque"].voxels) > 0
+    assert lesion.sum() > 0, "the test case must show thrombus or soft plaque"
+    # away from the lumen (whose partial volume reaches one voxel into the lesion) nothing enhances
+    inner = lesion & ~ndimage.binary_dilation(pair.masks["lumen"].voxels > 0)
+    assert inner.sum() > 10
+    assert abs(float(np.mean(pair.enhancement[inner]))) < 10 and np.median(pair.enhancement[inner]) == 0
+    if pair.masks["thrombus"].voxels.any():
+        assert 50 <= pair.ncct.voxels[core(pair.masks["thrombus"].voxels)].mean() <= 85
+
+
+def test_contrast_changes_nothing_outside_vessels_and_enhancing_tissue(pair):
+    labels = pair.masks["tissue"].voxels
+    touched = (pair.masks["lumen"].voxels | pair.masks["enhancing"].voxels) > 0
+    assert np.array_equal(pair.ncct.voxels[~touched], pair.cta.voxels[~touched])
+    # independently of the masks: tissue that never enhances, three voxels away from anything that does or
+    # that belongs to a vessel (sub-voxel lung vessels leave partial-volume contrast in lung: lung is left out)
+    vascular = [LABELS[n] for n in ("lumen", "false_lumen", "blood_pool", "liver", "spleen", "kidney_cortex",
+                                    "kidney_medulla", "myocardium", "gland", "pancreas", "lung_vessel", "wall",
+                                    "thrombus", "calcium", "soft_plaque", "flap", "lung")]
+    near = ndimage.maximum_filter(np.isin(labels, vascular).view(np.uint8), size=7) > 0
+    still = np.isin(labels, [LABELS[n] for n in NON_ENHANCING if n != "lung"]) & ~near
+    assert still.sum() > 0.2 * (labels > 0).sum()
+    assert np.array_equal(pair.ncct.voxels[still], pair.cta.voxels[still])
+
+
+def test_tissue_hu_look_like_ct(pair):
+    labels = pair.masks["tissue"].voxels
+    expected = {"fat": (-120, -60), "muscle": (35, 70), "lung": (-900, -750), "cortical_bone": (300, 1600),
+                "grey_matter": (30, 48), "white_matter": (18, 36), "liver": (40, 70)}
+    checked = 0
+    for name, (low, high) in expected.items():
+        region = core(labels == LABELS[name])
+        if region.sum() > 200:
+            assert low <= pair.ncct.voxels[region].mean() <= high, name
+            checked += 1
+    assert checked >= 3
+    assert pair.ncct.voxels[labels == 0].mean() < -950        # air around the patient
+    # CT-like noise: spatially correlated (neighbouring voxels in fat are not independent)
+    fat = core(labels == LABELS["fat"]) if (labels == LABELS["fat"]).sum() > 1000 else core(labels == LABELS["muscle"])
+    fat = fat & np.roll(fat, 1, axis=2)
+    a = pair.ncct.voxels - ndimage.uniform_filter(pair.ncct.voxels, 7)
+    r = np.corrcoef(a[fat], np.roll(a, 1, axis=2)[fat])[0, 1]
+    assert -0.6 < r < 0.9 and abs(r) > 0.05
+
+
+def test_ground_truth_describes_the_lesion(pair):
+    case = pair.case
+    assert case["synthetic"] is True and case["abnormal"] is True
+    assert case["pathology"] == LESION[case["indication"]] and case["findings"]
+    assert case["max_diameter_mm"] > 0 and case["location"]
+    assert pair.masks["pathology"].voxels.any()
+    if case["indication"] in ("limb", "coronary", "neck_brain"):
+        assert 50 <= case["stenosis_percent"] <= 100
+    assert pair.ncct.same_grid(pair.cta)
+    assert all(m.voxels.dtype == np.uint8 and m.voxels.shape == pair.ncct.voxels.shape for m in pair.masks.values())
+
+
+def test_aneurysm_diameter_matches_the_mask():
+    pair = make_pair("aorta", 5, pathology="aneurysm")
+    h = pair.ncct.spacing_mm[0]
+    sac = (pair.masks["lumen"].voxels | pair.masks["thrombus"].voxels | pair.masks["wall"].voxels) > 0
+    k = int(np.argmax(pair.masks["thrombus"].voxels.sum(axis=(1, 2))))
+    labelled, _ = ndimage.label(sac[k])
+    centre = np.round(np.mean(np.argwhere(pair.masks["thrombus"].voxels[k] > 0), axis=0)).astype(int)
+    blob = labelled == labelled[tuple(centre)] if labelled[tuple(centre)] else labelled == np.bincount(labelled.ravel())[1:].argmax() + 1
+    width = max(np.ptp(np.nonzero(blob)[0]), np.ptp(np.nonzero(blob)[1])) * h + h
+    assert abs(width - pair.case["max_diameter_mm"]) < 0.2 * pair.case["max_diameter_mm"] + 2 * h
+
+
+@pytest.mark.parametrize("indication", list(INDICATIONS))
+def test_same_seed_same_bytes_other_seed_other_patient(indication):
+    small = dict(shape_ijk=(64, 64, 48), spacing_mm=3.0)
+    a, b = make_pair(indication, 7, **small), make_pair(indication, 7, **small)
+    c = make_pair(indication, 8, **small)
+    assert a.ncct.voxels.tobytes() == b.ncct.voxels.tobytes()
+    assert a.cta.voxels.tobytes() == b.cta.voxels.tobytes()
+    assert all(a.masks[n].voxels.tobytes() == b.masks[n].voxels.tobytes() for n in a.masks)
+    assert a.case == b.case
+    assert a.ncct.voxels.tobytes() != c.ncct.voxels.tobytes()
+
+
+def test_every_pathology_can_be_asked_for_and_normal_is_normal():
+    for indication in INDICATIONS:
+        for name in pathologies(indication):
+            pair = make_pair(indication, 2, shape_ijk=(48, 48, 40), spacing_mm=4.0, pathology=name)
+            assert pair.case["pathology"] == name and pair.case["abnormal"]
+        normal = make_pair(indication, 2, shape_ijk=(48, 48, 40), spacing_mm=4.0, pathology="none")
+        assert normal.case["abnormal"] is False and not normal.masks["pathology"].voxels.any()
+
+
+def test_save_and_load_round_trip(tmp_path):
+    pair = make_pair("limb", 3, shape_ijk=(64, 48, 64), spacing_mm=3.0)
+    folder = pair.save(tmp_path / "case")
+    assert {"ncct.nii.gz", "cta.nii.gz", "lumen.nii.gz", "case.json"} <= {p.name for p in folder.iterdir()}
+    back = load_case(folder)
+    assert np.array_equal(back.ncct.voxels, pair.ncct.voxels) and np.array_equal(back.cta.voxels, pair.cta.voxels)
+    assert np.array_equal(back.masks["lumen"].voxels, pair.masks["lumen"].voxels)
+    assert back.ncct.same_grid(pair.ncct) and back.case == pair.case
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(indication="kidney", seed=1), "unknown indication"),
+    (dict(indication="aorta", seed=1, shape_ijk=(4000, 10, 10)), "out of range"),
+    (dict(indication="aorta", seed=1, shape_ijk=(64, 64)), "out of range"),
+    (dict(indication="aorta", seed=1, spacing_mm=0.0), "spacing"),
+    (dict(indication="aorta", seed=1, pathology="embolism"), "unknown pathology"),
+])
+def test_bad_requests_are_clear_errors(kwargs, words):
+    with pytest.raises(NetZeroAICTError, match=words):
+        make_pair(**kwargs)
+
+
+def test_load_case_names_what_is_missing(tmp_path):
+    with pytest.raises(NetZeroAICTError, match="missing ncct.nii.gz"):
+        load_case(tmp_path)
