@@ -97,14 +97,14 @@ def test_output_lies_exactly_on_an_oblique_anisotropic_input_grid(tiny_model, tm
     angle = np.radians(12)
     rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
     oblique = Volume(ncct.voxels[:, :, :], (1.1, 1.3, 2.0), (5.0, -7.0, 30.0), rotation)
-    result = SynthesisEngine("aorta", tiny_model, "cpu").synthesize(oblique)
+    result = SynthesisEngine("aorta", tiny_model, "cpu").synthesize(oblique, accept_warnings=True)
     assert result.cta.same_grid(oblique) and result.uncertainty.same_grid(oblique)
     assert result.cta.voxels.dtype == np.float32 and np.isfinite(result.cta.voxels).all()
 
 
 def test_vessels_enhanced_and_tissue_outside_vessels_untouched(tiny_model, tube_ncct):
     path, ncct, cta, lumen = tube_ncct
-    result = SynthesisEngine("aorta", tiny_model, "cpu").synthesize(ncct)
+    result = SynthesisEngine("aorta", tiny_model, "cpu").synthesize(ncct, accept_warnings=True)
     change = result.cta.voxels - ncct.voxels
     inside = lumen.voxels > 0
     far = ~ndimage.binary_dilation(inside, iterations=2)
@@ -138,7 +138,8 @@ def test_files_are_marked_synthetic_and_record_is_complete(tiny_model, tube_ncct
     path, ncct, *_ = tube_ncct
     events = []
     record = synthesize_file(path, "aorta", tmp_path / "cta.nrrd", tmp_path / "unc.nii.gz", tmp_path / "run.json",
-                             device="cpu", model_dir=tiny_model, progress=lambda *e: events.append(e))
+                             device="cpu", model_dir=tiny_model, progress=lambda *e: events.append(e),
+                             accept_warnings=True)
     for name in ("cta.nrrd", "unc.nii.gz"):
         assert "SYNTHETIC" in read_volume(tmp_path / name).metadata["description"]
     assert read_volume(tmp_path / "cta.nrrd").metadata["description"] == \
@@ -164,7 +165,7 @@ def test_grid_intensity_is_configurable(tiny_model, tube_ncct, tmp_path):
 
     path, *_ = tube_ncct
     record = synthesize_file(path, "aorta", tmp_path / "c.nii.gz", model_dir=tiny_model,
-                             footprint_settings=FootprintSettings(grid_g_co2e_per_kwh=50.0))
+                             footprint_settings=FootprintSettings(grid_g_co2e_per_kwh=50.0), accept_warnings=True)
     assert record["co2e_g"] == pytest.approx(record["energy"]["wh"] / 1000 * 50, rel=1e-3)
 
 
@@ -177,7 +178,8 @@ def test_cancel_stops_the_run_and_writes_nothing(tiny_model, tube_ncct, tmp_path
             cancel.set()
 
     with pytest.raises(SynthesisCancelled):
-        synthesize_file(path, "aorta", tmp_path / "c.nii.gz", model_dir=tiny_model, progress=progress, cancel=cancel)
+        synthesize_file(path, "aorta", tmp_path / "c.nii.gz", model_dir=tiny_model, progress=progress, cancel=cancel,
+                        accept_warnings=True)
     assert not (tmp_path / "c.nii.gz").exists()
 
 
@@ -186,20 +188,80 @@ def test_engine_cancel_from_another_thread(tiny_model, tube_ncct):
     engine = SynthesisEngine("aorta", tiny_model, "cpu")
     engine.load()
     with pytest.raises(SynthesisCancelled):
-        engine.synthesize(ncct, progress=lambda stage, f, m: engine.cancel() if stage == "inference" else None)
+        engine.synthesize(ncct, progress=lambda stage, f, m: engine.cancel() if stage == "inference" else None,
+                          accept_warnings=True)
 
 
-def test_warnings_need_confirmation(tiny_model, tube_ncct, monkeypatch):
-    from NetZeroAICT.synthesis import engine as engine_module
-
-    def warn(volume, indication, accept_warnings=False):
-        if not accept_warnings:
-            raise NeedsConfirmation(["The image looks contrast-enhanced already."])
-        return {"status": "warn", "warnings_accepted": True}
-
-    monkeypatch.setattr(engine_module, "check_before_synthesis", warn)
-    _, ncct, *_ = tube_ncct
+def test_input_safety_warnings_need_confirmation(tiny_model, tube_ncct):
+    _, ncct, *_ = tube_ncct  # a tube phantom covers none of the aorta's body regions: input safety warns
     engine = SynthesisEngine("aorta", tiny_model, "cpu")
-    with pytest.raises(NeedsConfirmation):
+    with pytest.raises(NeedsConfirmation) as caught:
         engine.synthesize(ncct)
-    assert engine.synthesize(ncct, accept_warnings=True).record["input_check"]["warnings_accepted"]
+    assert any("field of view" in w for w in caught.value.warnings)
+    check = engine.synthesize(ncct, accept_warnings=True).record["input_check"]
+    assert check["status"] == "warn" and check["warnings_accepted"] and check["reasons"]
+
+
+# -- command line -------------------------------------------------------------------------------------------
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_cli_json_progress_then_done(tiny_model, tube_ncct, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from Testing.conftest import REPO
+
+    path, *_ = tube_ncct
+    run = subprocess.run([sys.executable, "-m", "NetZeroAICT", "synthesize", str(path), "--indication", "aorta",
+                          "--out", str(tmp_path / "cta.nii.gz"), "--uncertainty", str(tmp_path / "u.nii.gz"),
+                          "--record", str(tmp_path / "run.json"), "--model", str(tiny_model), "--progress", "json",
+                          "--accept-warnings", "--grid-intensity", "100"],
+                         capture_output=True, text=True, cwd=REPO, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert run.returncode == 0, run.stderr
+    events = _json_lines(run.stdout)  # every stdout line is one JSON object
+    progress = [e for e in events[:-1]]
+    assert all(e["event"] == "progress" and set(e) == {"event", "stage", "fraction", "message"} for e in progress)
+    assert [e["fraction"] for e in progress] == sorted(e["fraction"] for e in progress)
+    assert {"read", "inference", "write"} <= {e["stage"] for e in progress}
+    done = events[-1]
+    assert done["event"] == "done" and done["out"] == str(tmp_path / "cta.nii.gz")
+    assert done["uncertainty"] == str(tmp_path / "u.nii.gz") and done["record"]["grid_g_co2e_per_kwh"] == 100
+    assert (tmp_path / "run.json").is_file()
+
+
+@pytest.mark.parametrize("case, code, event", [("warn", 4, "needs_confirmation"), ("8bit", 3, "refused"),
+                                               ("missing", 2, "error"), ("tampered", 2, "error")])
+def test_cli_exit_codes(tiny_model, tube_ncct, tmp_path, capsys, case, code, event):
+    import shutil
+
+    from NetZeroAICT.cli import main
+
+    path, *_ = tube_ncct
+    model = tiny_model
+    if case == "8bit":
+        path = tmp_path / "photo.nii.gz"
+        write_volume(Volume(np.random.default_rng(1).integers(0, 256, (16, 32, 32)).astype(np.float32), (1, 1, 1)),
+                     path)
+    elif case == "missing":
+        path = tmp_path / "missing.nii.gz"
+    elif case == "tampered":
+        model = tmp_path / "model"
+        shutil.copytree(tiny_model, model)
+        blob = bytearray((model / "model.safetensors").read_bytes())
+        blob[-1] ^= 0xFF
+        (model / "model.safetensors").write_bytes(bytes(blob))
+    rc = main(["synthesize", str(path), "--indication", "aorta", "--out", str(tmp_path / "o.nii.gz"),
+               "--model", str(model), "--progress", "json"] + (["--accept-warnings"] if case == "tampered" else []))
+    out = _json_lines(capsys.readouterr().out)
+    assert rc == code and out[-1]["event"] == event
+    if event == "refused":
+        assert any("8-bit" in r for r in out[-1]["reasons"])
+    if event == "needs_confirmation":
+        assert out[-1]["warnings"]
+    if case == "tampered":
+        assert "SHA-256" in out[-1]["message"]
+    assert not (tmp_path / "o.nii.gz").exists()
