@@ -184,3 +184,28 @@ def test_slice_views_render_readably(scene, tmp_path):
         assert rgb.max() > 150 and rgb.std() > 20, name  # contrast-filled vessel bright on a grey body
     assert viewer.next_window_preset() == "soft tissue"
     assert viewer.node.GetDisplayNode().GetWindow() == 400
+
+
+@pytest.mark.parametrize("show_3d", [True, False])
+def test_3d_rendering_follows_the_protocol_and_leaves_with_its_case(scene, tmp_path, show_3d):
+    import slicer
+
+    from NetZeroAICT.mrml.blinded_case import scene_leaks
+    from ReaderStudyLib.viewer import CaseViewer
+
+    protocol, _, _, _ = build_small_package(tmp_path, n_cases=2)
+    rendering = slicer.vtkSlicerVolumeRenderingLogic()  # headless: no presets folder, default transfer functions
+    rendering.SetMRMLScene(scene)
+    viewer = CaseViewer(_hanging(show_3d=show_3d), scene, volume_rendering_logic=rendering)
+    node = viewer.show("ABCDEFGH", protocol.image_path("case-001", "real"))
+    shown = [node.GetNthDisplayNode(i) for i in range(node.GetNumberOfDisplayNodes())]
+    rendered = [d for d in shown if d.IsA("vtkMRMLVolumeRenderingDisplayNode")]
+    assert len(rendered) == int(show_3d) and all(d.GetVisibility() for d in rendered)
+    assert scene_leaks(["case-001", "PAT7000"], scene) == []
+    nodes_with_one_case = scene.GetNumberOfNodes()
+    viewer.show("JKLMNPQR", protocol.image_path("case-002", "synthetic"))
+    assert scene.GetNumberOfNodes() == nodes_with_one_case  # nothing of the previous case is left behind
+    viewer.clear()
+    assert scene.GetNumberOfNodesByClass("vtkMRMLVolumeRenderingDisplayNode") == 0
+    assert scene.GetNumberOfNodesByClass("vtkMRMLVolumePropertyNode") == 0
+    rendering.SetMRMLScene(None)

@@ -45,13 +45,17 @@ def load_blinded_case(path: str | Path, code: str, scene=None):
 
 
 def unload_case(node, scene=None) -> None:
-    """Remove a case node and its display nodes from the scene."""
+    """Remove a case node from the scene with its display nodes (and a 3D rendering's property and ROI nodes)."""
     scene = scene or slicer.mrmlScene
-    for i in range(node.GetNumberOfDisplayNodes()):
-        display = node.GetNthDisplayNode(i)
-        if display is not None:
-            scene.RemoveNode(display)
+    displays = [node.GetNthDisplayNode(i) for i in range(node.GetNumberOfDisplayNodes())]
+    companions = []
+    for display in displays:
+        if display is not None and display.IsA("vtkMRMLVolumeRenderingDisplayNode"):
+            companions += [display.GetVolumePropertyNode(), display.GetROINode(), display.GetShaderPropertyNode()]
     scene.RemoveNode(node)
+    for other in displays + companions:
+        if other is not None and scene.IsNodePresent(other):
+            scene.RemoveNode(other)
 
 
 def _texts(node) -> list[tuple[str, str]]:
