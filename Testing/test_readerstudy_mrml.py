@@ -131,7 +131,11 @@ def test_leak_scan_catches_what_an_ordinary_load_leaves(scene, tmp_path):
     node.SetAttribute("DigitalContrast.synthetic", "1")
     other = volume_to_node(read_volume(protocol.image_path("case-001", "real")), scene, name="scan")
     other.SetAttribute("PatientID", "PAT7000")
-    leaks = "\n".join(scene_leaks(["case-002", "PAT7000"], scene))
+    hierarchy = scene.AddNewNodeByClass("vtkMRMLSubjectHierarchyNode")  # the Data module's tree
+    patient = hierarchy.CreateSubjectItem(hierarchy.GetSceneItemID(), "Doe^Jane")
+    hierarchy.CreateStudyItem(patient, "CTA case-002")
+    leaks = "\n".join(scene_leaks(["case-002", "PAT7000", "Doe^Jane"], scene))
+    assert "subject hierarchy item contains 'Doe^Jane'" in leaks and "'CTA case-002'" in leaks
     assert "name contains 'synthetic_cta'" in leaks
     assert "file name contains 'case-002'" in leaks
     assert "attribute DigitalContrast.synthetic" in leaks

@@ -67,11 +67,16 @@ def _texts(node) -> list[tuple[str, str]]:
         texts.append(("file name", node.GetFileName() or ""))
         for i in range(node.GetNumberOfFileNames()):
             texts.append(("file name", node.GetNthFileName(i) or ""))
-    if node.IsA("vtkMRMLSubjectHierarchyNode"):
-        ids = []
-        node.GetItemChildren(node.GetSceneItemID(), ids, True) if hasattr(node, "GetItemChildren") else None
-        for item in ids:
+    if node.IsA("vtkMRMLSubjectHierarchyNode"):  # the Data module's tree (patients, studies, series)
+        import vtk
+
+        items = vtk.vtkIdList()
+        node.GetItemChildren(node.GetSceneItemID(), items, True)
+        for index in range(items.GetNumberOfIds()):
+            item = items.GetId(index)
             texts.append(("subject hierarchy item", node.GetItemName(item) or ""))
+            for name in node.GetItemAttributeNames(item) or ():
+                texts.append((f"subject hierarchy attribute {name}", f"{name}={node.GetItemAttribute(item, name)}"))
     return texts
 
 
