@@ -355,7 +355,7 @@ class ReaderStudyTest(ScriptedLoadableModuleTest):
 
         self.delayDisplay("Starting the demo study")
         with tempfile.TemporaryDirectory(dir=slicer.app.temporaryPath) as folder:
-            summary = run_demo_study(folder, n_cases=4, scene=slicer.mrmlScene, log=logging.info)
+            summary = run_demo_study(folder, n_cases=4, scene=slicer.mrmlScene, train_epochs=2, log=logging.info)
             self.assertEqual(summary["scene_leaks"], [])
             self.assertEqual(summary["package_audit"], [])
             self.assertTrue(Path(summary["report"]).is_file())
