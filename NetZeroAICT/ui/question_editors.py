@@ -82,9 +82,7 @@ class _ButtonsEditor(QuestionEditor):
 
 class BoolEditor(_ButtonsEditor):
     def __init__(self, question, on_change=None):
-        labels = question.get("labels") or {}
-        super().__init__(question, on_change, [(True, labels.get("true", "Yes")), (False, labels.get("false", "No"))],
-                         horizontal=True)
+        super().__init__(question, on_change, [(True, "Yes"), (False, "No")], horizontal=True)
 
     def value(self):
         checked = self.checked_values()

@@ -16,15 +16,8 @@ QUESTION_TYPES = ("bool", "single_choice", "multiple_choice", "likert", "number"
 
 
 def choice_items(question: dict) -> list[tuple[str, str]]:
-    """(value, label) pairs of a choice question; choices may be strings or ``{value, label}`` dicts."""
-    items = []
-    for choice in question.get("choices") or []:
-        if isinstance(choice, dict):
-            value = str(choice.get("value", choice.get("id", choice.get("label", ""))))
-            items.append((value, str(choice.get("label", value))))
-        else:
-            items.append((str(choice), str(choice)))
-    return items
+    """(value, label) pairs of a choice question (the protocol's choices are their own labels)."""
+    return [(str(choice), str(choice)) for choice in question.get("choices") or []]
 
 
 def likert_points(question: dict) -> list[tuple[int, str]]:
