@@ -36,7 +36,14 @@ def load_blinded_case(path: str | Path, code: str, scene=None):
     scene = scene or slicer.mrmlScene
     volume = read_volume(path)
     volume.metadata.clear()
-    node = volume_to_node(volume, scene, name=code)
+    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", code)
+    # the display node first, with automatic window/level off: the hanging protocol sets it, and Slicer's
+    # automatic one would scan every voxel (seconds for a 512×512×400 CT)
+    display = scene.AddNewNodeByClass("vtkMRMLScalarVolumeDisplayNode")
+    display.SetAutoWindowLevel(False)
+    display.SetAndObserveColorNodeID("vtkMRMLColorTableNodeGrey")
+    node.SetAndObserveDisplayNodeID(display.GetID())
+    volume_to_node(volume, scene, node=node)
     for name in list(node.GetAttributeNames() or ()):
         node.RemoveAttribute(name)
     node.SetAttribute(CODE_ATTRIBUTE, code)
