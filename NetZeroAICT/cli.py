@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "NetZeroAICT.cli_analysis",
     "NetZeroAICT.cli_characterise",
     "NetZeroAICT.cli_synthesis",
+    "NetZeroAICT.cli_foundry",
 ]
 
 
