@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     which = m.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="all five indications")
     which.add_argument("--indication", action="append", choices=list(INDICATIONS))
-    m.add_argument("--work", default="models-work", help="folder for datasets and training runs")
+    m.add_argument("--work", default="build/models-work", help="folder for datasets and training runs")
     m.add_argument("--install", help="where models go (default: <repo>/Resources/Models)")
     m.add_argument("--minutes", type=float, default=30.0, help="training time per indication, minutes")
     m.add_argument("--train-cases", type=int, default=12)

@@ -41,13 +41,13 @@ def register(subparsers) -> None:
     d = subparsers.add_parser(
         "demo", help="the main job: phantom (or your) NCCT → synthetic CTA, uncertainty, preview, run record",
         description="Generate an aorta phantom NCCT (or read --input), synthesise a CTA, and write the synthetic "
-                    "CTA, the uncertainty map, a PNG preview and the run record into --out.")
+                    "CTA, the uncertainty map, a PNG preview and the run record into --out. Input-safety warnings "
+                    "are printed and accepted; refusals stop the demo.")
     d.add_argument("--out", default="demo-output", help="output folder (created)")
     d.add_argument("--input", help="your non-contrast CT instead of the phantom")
     d.add_argument("--indication", default="aorta")
     d.add_argument("--model", help="model folder instead of the shipped one")
     d.add_argument("--seed", type=int, default=90001, help="phantom seed (held out from all training)")
-    d.add_argument("--accept-warnings", action="store_true")
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _footprint_options(d)
     d.set_defaults(func=_demo)
@@ -134,7 +134,7 @@ def _demo(args) -> int:
     from .synthesis.demo import run_demo
 
     summary = run_demo(args.out, input_path=args.input, indication=args.indication, model_dir=args.model,
-                       seed=args.seed, accept_warnings=args.accept_warnings, device=args.device,
+                       seed=args.seed, device=args.device,
                        footprint_settings=_footprint_settings(args))
     for key, value in summary.items():
         print(f"{key:28s} {value}")

@@ -265,3 +265,80 @@ def test_cli_exit_codes(tiny_model, tube_ncct, tmp_path, capsys, case, code, eve
     if case == "tampered":
         assert "SHA-256" in out[-1]["message"]
     assert not (tmp_path / "o.nii.gz").exists()
+
+
+# -- derived DICOM series and demo ---------------------------------------------------------------------------
+def _write_dicom_series(volume: Volume, folder) -> dict:
+    """Write ``volume`` as a plain CT DICOM series (int16) into ``folder``; return its identifying UIDs."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True)
+    ids = {"study": generate_uid(), "series": generate_uid(), "frame": generate_uid()}
+    matrix = volume.ijk_to_lps()
+    for k in range(volume.voxels.shape[0]):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = FileDataset(str(folder / f"{k}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+        ds.PatientName, ds.PatientID, ds.PatientSex = "Tube^Phantom", "PHANTOM-9", "O"
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = ids["study"], ids["series"], ids["frame"]
+        ds.StudyDate, ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "20260101", "CT", 3, k + 1
+        ds.SeriesDescription = "NCCT tube phantom"
+        ds.ImagePositionPatient = [float(v) for v in (matrix @ [0, 0, k, 1])[:3]]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [volume.spacing_mm[1], volume.spacing_mm[0]]
+        ds.SliceThickness = volume.spacing_mm[2]
+        ds.Rows, ds.Columns = volume.voxels.shape[1:]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 16
+        ds.HighBit, ds.PixelRepresentation = 15, 1
+        ds.RescaleIntercept, ds.RescaleSlope = 0, 1
+        ds.PixelData = np.rint(volume.voxels[k]).astype(np.int16).tobytes()
+        ds.save_as(folder / f"{k}.dcm", enforce_file_format=True)
+    return ids
+
+
+def test_dicom_input_gives_a_derived_synthetic_series(tiny_model, tmp_path):
+    import pydicom
+
+    ncct, *_ = tube_pair(4)
+    ids = _write_dicom_series(ncct, tmp_path / "source")
+    record = synthesize_file(tmp_path / "source", "aorta", tmp_path / "cta.nii.gz", model_dir=tiny_model,
+                             dicom_out=tmp_path / "derived", accept_warnings=True)
+    files = sorted((tmp_path / "derived").glob("*.dcm"))
+    assert len(files) == ncct.voxels.shape[0] and record["output"]["dicom"] == str(tmp_path / "derived")
+    first = pydicom.dcmread(files[0])
+    assert list(first.ImageType)[:2] == ["DERIVED", "SECONDARY"]
+    assert first.SeriesDescription.startswith("SYNTHETIC digital contrast (aorta)")
+    assert "SYNTHETIC" in first.ImageComments and "SYNTHETIC" in first.DerivationDescription
+    assert first.SeriesInstanceUID != ids["series"] and first.SOPInstanceUID not in {f.name for f in files}
+    assert len({pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files}) == len(files)
+    assert (first.StudyInstanceUID, first.PatientID, str(first.PatientName)) == (ids["study"], "PHANTOM-9",
+                                                                                  "Tube^Phantom")
+    assert first.ReferencedSeriesSequence[0].SeriesInstanceUID == ids["series"]
+    assert first.FrameOfReferenceUID == ids["frame"]
+    back = read_volume(tmp_path / "derived")
+    cta = read_volume(tmp_path / "cta.nii.gz")
+    assert back.same_grid(ncct) and np.abs(back.voxels - cta.voxels).max() <= 0.5 + 1e-3
+
+
+def test_dicom_out_needs_a_dicom_input(tiny_model, tube_ncct, tmp_path):
+    path, *_ = tube_ncct
+    with pytest.raises(NetZeroAICTError, match="DICOM input"):
+        synthesize_file(path, "aorta", tmp_path / "c.nii.gz", model_dir=tiny_model, dicom_out=tmp_path / "d",
+                        accept_warnings=True)
+
+
+def test_demo_on_a_phantom_writes_all_outputs(tiny_model, tmp_path):
+    from NetZeroAICT.synthesis.demo import run_demo
+
+    summary = run_demo(tmp_path / "demo", model_dir=tiny_model)
+    for name in ("synthetic_cta.nii.gz", "uncertainty.nii.gz", "preview.png", "run_record.json",
+                 "ncct_phantom.nii.gz", "cta_phantom_truth.nii.gz"):
+        assert (tmp_path / "demo" / name).stat().st_size > 0
+    assert (tmp_path / "demo" / "preview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "demo" / "run_record.json").read_text())["synthetic"] is True
+    assert "phantom_lumen_hu_ncct/true/synthetic" in summary

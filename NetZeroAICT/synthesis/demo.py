@@ -13,8 +13,11 @@ from .run_file import synthesize_file
 
 
 def run_demo(out_dir, input_path=None, indication: str = "aorta", model_dir=None, seed: int = 90001,
-             accept_warnings: bool = False, device: str = "auto", footprint_settings=None) -> dict:
+             device: str = "auto", footprint_settings=None) -> dict:
     """Run the demo; return a summary (paths and the numbers a person checks first).
+
+    Input-safety refusals stop the demo; its warnings are accepted and listed in the summary (and the run
+    record), since a demonstration should show the result rather than stop for confirmation.
 
     Without ``input_path`` a phantom NCCT of ``indication`` (seed ``seed``, never used in training) is generated
     and written as ``ncct_phantom.nii.gz`` beside its true contrast scan ``cta_phantom_truth.nii.gz``.
@@ -33,7 +36,7 @@ def run_demo(out_dir, input_path=None, indication: str = "aorta", model_dir=None
         truth = pair
     cta_path, unc_path = out / "synthetic_cta.nii.gz", out / "uncertainty.nii.gz"
     record = synthesize_file(input_path, indication, cta_path, unc_path, out / "run_record.json", device=device,
-                             model_dir=model_dir, accept_warnings=accept_warnings,
+                             model_dir=model_dir, accept_warnings=True,
                              footprint_settings=footprint_settings)
     ncct, cta, unc = read_volume(input_path), read_volume(cta_path), read_volume(unc_path)
     preview = write_preview(ncct, cta, unc, out / "preview.png", indication)
@@ -41,6 +44,7 @@ def run_demo(out_dir, input_path=None, indication: str = "aorta", model_dir=None
     summary = {
         "input": str(input_path), "synthetic_cta": str(cta_path), "uncertainty": str(unc_path),
         "preview": str(preview), "run_record": str(out / "run_record.json"),
+        "input_warnings": record["input_check"].get("reasons", []),
         "time_s": record["timings_s"]["total"], "peak_rss_gb": record["peak_rss_gb"],
         "energy_wh": record["energy"]["wh"], "co2e_g": record["co2e_g"],
         "voxels_changed_percent": round(100 * float(changed.mean()), 3),
