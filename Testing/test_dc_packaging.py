@@ -61,6 +61,9 @@ def installed_files(folder) -> dict[str, str]:
                     for item in word.split(";"):
                         files[item] = str((source_dir / item).relative_to(REPO))
             return files
+    if "EXTENSION_RESOURCE_FILES" in variables:  # Resources/: shipped models go inside the core package
+        return {f"NetZeroAICT/{f}": f"{folder}/{f}" for f in variables["EXTENSION_RESOURCE_FILES"]
+                if f.startswith("Models/")}
     raise AssertionError(f"{folder}/CMakeLists.txt installs nothing")
 
 
@@ -124,3 +127,11 @@ def test_module_icon_is_128_square():
 
     with Image.open(MODULE / "Resources" / "Icons" / "DigitalContrast.png") as icon:
         assert icon.size == (128, 128)
+
+
+def test_shipped_models_are_installed_where_the_engine_looks_first(tree):
+    from NetZeroAICT.indications import INDICATIONS
+
+    for indication in INDICATIONS:
+        for name in ("model.json", "model.safetensors"):
+            assert f"NetZeroAICT/Models/{indication}/{name}" in tree, (indication, name)
