@@ -1,4 +1,4 @@
-"""SYNTHETIC reader-study answers in the tidy export format (CONTRACTS.md), for the analysis tests.
+"""SYNTHETIC reader-study answers in the tidy export format (NetZeroAICT.study.export.TIDY_COLUMNS), for the analysis tests.
 
 Nothing here was read by a person: ratings come from a seeded binormal model. ``make_answers`` returns one
 row per final answer with the export's columns, ``value``/``truth`` as JSON text.

@@ -1,6 +1,6 @@
 """The tidy answer export the analysis reads: one row per final answer, unblinded with the lead's key.
 
-Columns (:data:`TIDY_COLUMNS`, see CONTRACTS.md): ``study_id, reader_id, session_id, session_kind, case_id,
+Columns (:data:`TIDY_COLUMNS`): ``study_id, reader_id, session_id, session_kind, case_id,
 modality (real|synthetic), question_id, question_type, role, value (JSON text), truth (JSON text or empty),
 duration_s (reading time of the case, s), submitted_at (ISO 8601 UTC), training (bool)``. Only answers of
 submitted readings are final, so only those are exported.

@@ -2,7 +2,7 @@
 
 A protocol (YAML or JSON) names the study, its indication, the cases (real CTA, synthetic CTA, optional NCCT,
 ground truth), the readers, the questions, the sessions with their washout, the hanging protocol and the
-answer policy (fields: ../CONTRACTS.md, schema: :mod:`.schema`). :func:`load_protocol` checks it completely
+answer policy (fields and schema: :mod:`.schema`). :func:`load_protocol` checks it completely
 and raises :class:`ProtocolError` listing every problem as ``file: field.path: what — what is allowed``.
 """
 

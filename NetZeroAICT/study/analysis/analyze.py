@@ -32,7 +32,7 @@ def analyze_answers(tidy_df: pd.DataFrame, protocol_dict: dict | None = None, *,
                     n_boot: int = 2000) -> dict:
     """Every statistic of the study, as a JSON-able dict (see the module docstring for the sections).
 
-    ``tidy_df``: the tidy answer export (columns as in CONTRACTS: reader_id, session_kind, case_id, modality,
+    ``tidy_df``: the tidy answer export (columns as in :data:`NetZeroAICT.study.export.TIDY_COLUMNS`: reader_id, session_kind, case_id, modality,
     question_id, role, value, truth, …). ``protocol_dict`` (optional) supplies question texts, scales and
     case truth where the export's truth cell is empty. ``margin``: non-inferiority margin for AUC,
     sensitivity and specificity; ``alpha``: two-sided level of every CI.
