@@ -95,6 +95,7 @@ class DigitalContrastParameterNode:
     indication - Which arteries the synthetic angiogram is made for.
     device - Where the network runs (auto, cpu, cuda).
     uncertainty - Also compute the uncertainty map.
+    lumenHU - Contrast level: mean HU of the synthetic arterial lumen; 0 = the model's default.
     outputVolume - The synthetic CT angiogram (created when empty).
     uncertaintyVolume - The uncertainty map (created when empty).
     """
@@ -103,6 +104,7 @@ class DigitalContrastParameterNode:
     indication: Annotated[str, Choice(list(INDICATIONS))] = "aorta"
     device: Annotated[str, Choice(list(DEVICES))] = "auto"
     uncertainty: bool = True
+    lumenHU: float = 0.0
     outputVolume: vtkMRMLScalarVolumeNode
     uncertaintyVolume: vtkMRMLScalarVolumeNode
 
@@ -283,7 +285,7 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     return
                 acceptWarnings = True
         request = SynthesisRequest(p.indication, device=p.device, uncertainty=p.uncertainty,
-                                   accept_warnings=acceptWarnings,
+                                   accept_warnings=acceptWarnings, lumen_hu=p.lumenHU or None,
                                    dicom_out=self.ui.dicomOutputPathLineEdit.currentPath or None)
         self._job = self.logic.startSynthesis(
             inputVolume, request, p.outputVolume, p.uncertaintyVolume if p.uncertainty else None,
@@ -434,14 +436,16 @@ class DigitalContrastLogic(ScriptedLoadableModuleLogic):
         return [path for path in (database.fileForInstance(uid) for uid in uids) if path]
 
     def process(self, inputVolume, indication: str, device: str = "auto", uncertainty: bool = True,
-                acceptWarnings: bool = False, outputVolume=None, uncertaintyVolume=None, timeoutSeconds=1800.0):
+                acceptWarnings: bool = False, outputVolume=None, uncertaintyVolume=None, timeoutSeconds=1800.0,
+                lumenHU: float | None = None):
         """Run the synthesis to the end (batch use and tests); returns the SynthesisOutcome.
 
         Raises SynthesisFailed when the engine refused, asked for confirmation or failed.
         """
         from DigitalContrastLib.synthesis_job import SynthesisFailed
 
-        request = SynthesisRequest(indication, device=device, uncertainty=uncertainty, accept_warnings=acceptWarnings)
+        request = SynthesisRequest(indication, device=device, uncertainty=uncertainty, accept_warnings=acceptWarnings,
+                                   lumen_hu=lumenHU)
         outcome = self.startSynthesis(inputVolume, request, outputVolume, uncertaintyVolume).wait(timeoutSeconds)
         if outcome.status != "done":
             raise SynthesisFailed(outcome)

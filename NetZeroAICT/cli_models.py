@@ -44,6 +44,8 @@ def register(subparsers) -> None:
     m.add_argument("--test-cases", type=int, default=4)
     m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     m.add_argument("--threads", type=int, default=2)
+    m.add_argument("--evaluate-only", action="store_true",
+                   help="do not train: evaluate the installed models on their held-out seeds again, update the cards")
     m.set_defaults(func=_models)
 
 
@@ -63,10 +65,14 @@ def _train(args) -> int:
 
 def _models(args) -> int:
     from .synthesis.engine import resolve_device
-    from .synthesis.model_zoo import rebuild_model
+    from .synthesis.model_zoo import reevaluate_model, rebuild_model
 
     names = list(INDICATIONS) if args.all else args.indication
     for name in names:
+        if args.evaluate_only:
+            reevaluate_model(name, work_dir=args.work, install_dir=args.install, n_test=args.test_cases,
+                             device=resolve_device(args.device))
+            continue
         card = rebuild_model(name, work_dir=args.work, install_dir=args.install, minutes=args.minutes,
                              n_train=args.train_cases, n_test=args.test_cases, device=resolve_device(args.device),
                              threads=args.threads)

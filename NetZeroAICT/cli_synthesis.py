@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     p.add_argument("--progress", choices=["text", "json"], default="text", help="progress format")
     p.add_argument("--dicom-out", help="also write a derived DICOM series here (DICOM input only)")
     p.add_argument("--accept-warnings", action="store_true", help="go on despite input-safety warnings")
+    p.add_argument("--lumen-hu", type=float, metavar="HU",
+                   help="contrast level: mean HU of the synthetic arterial lumen, e.g. 350 (default: the model's, "
+                        "the median of its training cases; the NCCT does not show how much contrast a scan would get)")
     _footprint_options(p)
     p.set_defaults(func=_synthesize)
 
@@ -99,7 +102,7 @@ def _synthesize(args) -> int:
     try:
         record = synthesize_file(args.ncct, args.indication, args.out, args.uncertainty, args.record, args.device,
                                  args.model, emit.progress, args.accept_warnings, args.dicom_out, cancel=cancel,
-                                 footprint_settings=_footprint_settings(args))
+                                 footprint_settings=_footprint_settings(args), lumen_hu=args.lumen_hu)
     except InputRefused as error:
         emit.event(event="refused", reasons=error.reasons)
         print(f"refused: {error}", file=sys.stderr)

@@ -72,7 +72,12 @@ def test_command_line_follows_the_engine_contract(ncct_node, tmp_path):
     for flag, value in (("--indication", "pulmonary"), ("--device", "cpu"), ("--progress", "json"),
                         ("--out", str(tmp_path / "cta.nrrd")), ("--dicom-out", str(tmp_path))):
         assert command[command.index(flag) + 1] == value
-    assert "--accept-warnings" in command and "--uncertainty" in command
+    assert "--accept-warnings" in command and "--uncertainty" in command and "--lumen-hu" not in command
+    job.request = SynthesisRequest("aorta", lumen_hu=380.0)
+    command = job.command()
+    assert command[command.index("--lumen-hu") + 1] == "380"
+    with pytest.raises(ValueError, match="between 100 and 1000 HU"):
+        SynthesisRequest("aorta", lumen_hu=20.0)
 
 
 def test_the_input_is_never_overwritten(ncct_node):

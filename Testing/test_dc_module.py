@@ -60,7 +60,7 @@ def test_nothing_is_installed_at_import_time():
 def test_parameter_node_and_ui_agree():
     fields = _parameter_fields()
     assert fields == {"inputVolume": "vtkMRMLScalarVolumeNode", "indication": "Annotated[str, Choice(list(INDICATIONS))]",
-                      "device": "Annotated[str, Choice(list(DEVICES))]", "uncertainty": "bool",
+                      "device": "Annotated[str, Choice(list(DEVICES))]", "uncertainty": "bool", "lumenHU": "float",
                       "outputVolume": "vtkMRMLScalarVolumeNode", "uncertaintyVolume": "vtkMRMLScalarVolumeNode"}
     connected = {}
     for widget in UI.iter("widget"):
@@ -70,6 +70,8 @@ def test_parameter_node_and_ui_agree():
     assert set(connected) == set(fields)
     assert connected["indication"] == connected["device"] == "QComboBox"  # QComboBoxToStringableConnector
     assert connected["uncertainty"] == "QCheckBox" and connected["inputVolume"] == "qMRMLNodeComboBox"
+    assert connected["lumenHU"] == "QDoubleSpinBox"  # 0 shows as "model default" (specialValueText)
+    assert "lumen_hu=p.lumenHU or None" in SOURCE
 
 
 def test_every_widget_the_code_uses_is_in_the_ui():

@@ -160,6 +160,56 @@ def test_files_are_marked_synthetic_and_record_is_complete(tiny_model, tube_ncct
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and record["synthetic"] is True
 
 
+def test_contrast_level_is_learned_relative_and_set_per_run(tiny_model, tube_ncct):
+    """The tubes' lumen goes 40 → 350 HU: the card's default level is that 310 HU enhancement, and a run asked
+    for another lumen HU scales the same prediction to it."""
+    path, ncct, cta, lumen = tube_ncct
+    card = read_card(tiny_model)
+    assert card.normalised and card.enhancement_scale_hu == pytest.approx(310, abs=3)
+    assert card.contrast_level["training_lumen_enhancement_hu"][0] == pytest.approx(310, abs=3)
+    inner = ndimage.binary_erosion(lumen.voxels > 0)
+    means = {}
+    for target in (None, 250.0, 500.0):
+        result = SynthesisEngine("aorta", tiny_model, "cpu", lumen_hu=target).synthesize(ncct, accept_warnings=True)
+        means[target] = float(result.cta.voxels[inner].mean())
+        level = result.record["contrast_level"]
+        assert level["normalised"] and level["model_default_hu"] == card.enhancement_scale_hu
+        if target is None:
+            assert level["source"] == "model default"
+            assert level["lumen_enhancement_hu"] == card.enhancement_scale_hu
+        else:
+            assert level["target_lumen_hu"] == target and level["unenhanced_blood_hu"] == pytest.approx(40, abs=10)
+            assert level["lumen_enhancement_hu"] == pytest.approx(target - level["unenhanced_blood_hu"], abs=0.1)
+    assert means[250.0] < means[None] < means[500.0]
+    assert means[500.0] - 40 == pytest.approx((means[250.0] - 40) * 460 / 210, rel=0.05)  # same shape, scaled
+    result = SynthesisEngine("aorta", tiny_model, "cpu", lumen_enhancement_hu=100.0).synthesize(
+        ncct, accept_warnings=True)
+    assert result.record["contrast_level"]["source"] == "asked for as lumen enhancement"
+    assert result.cta.voxels[inner].mean() < means[250.0]
+
+
+def test_contrast_level_errors(tiny_model, tube_ncct, tmp_path):
+    import shutil
+
+    path, ncct, *_ = tube_ncct
+    with pytest.raises(NetZeroAICTError, match="not both"):
+        SynthesisEngine("aorta", tiny_model, "cpu", lumen_hu=300.0, lumen_enhancement_hu=200.0)
+    with pytest.raises(NetZeroAICTError, match="not above the unenhanced blood"):
+        SynthesisEngine("aorta", tiny_model, "cpu", lumen_hu=20.0).synthesize(ncct, accept_warnings=True)
+    with pytest.raises(NetZeroAICTError, match="outside 0–2000 HU"):
+        SynthesisEngine("aorta", tiny_model, "cpu", lumen_enhancement_hu=-5.0).synthesize(ncct, accept_warnings=True)
+    # a model that predicts HU directly (no contrast_level in its card) runs at its own scale only
+    legacy = tmp_path / "legacy"
+    shutil.copytree(tiny_model, legacy)
+    data = json.loads((legacy / "model.json").read_text())
+    data.pop("contrast_level")
+    (legacy / "model.json").write_text(json.dumps(data))
+    assert SynthesisEngine("aorta", legacy, "cpu").synthesize(ncct, accept_warnings=True).record[
+        "contrast_level"] == {"normalised": False}
+    with pytest.raises(NetZeroAICTError, match="predicts HU directly"):
+        SynthesisEngine("aorta", legacy, "cpu", lumen_hu=350.0).synthesize(ncct, accept_warnings=True)
+
+
 def test_grid_intensity_is_configurable(tiny_model, tube_ncct, tmp_path):
     from NetZeroAICT.synthesis import FootprintSettings
 
@@ -218,7 +268,7 @@ def test_cli_json_progress_then_done(tiny_model, tube_ncct, tmp_path):
     run = subprocess.run([sys.executable, "-m", "NetZeroAICT", "synthesize", str(path), "--indication", "aorta",
                           "--out", str(tmp_path / "cta.nii.gz"), "--uncertainty", str(tmp_path / "u.nii.gz"),
                           "--record", str(tmp_path / "run.json"), "--model", str(tiny_model), "--progress", "json",
-                          "--accept-warnings", "--grid-intensity", "100"],
+                          "--accept-warnings", "--grid-intensity", "100", "--lumen-hu", "420"],
                          capture_output=True, text=True, cwd=REPO, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert run.returncode == 0, run.stderr
@@ -231,6 +281,7 @@ def test_cli_json_progress_then_done(tiny_model, tube_ncct, tmp_path):
     assert done["event"] == "done" and done["out"] == str(tmp_path / "cta.nii.gz")
     assert done["uncertainty"] == str(tmp_path / "u.nii.gz") and done["record"]["grid_g_co2e_per_kwh"] == 100
     assert (tmp_path / "run.json").is_file()
+    assert done["record"]["contrast_level"]["target_lumen_hu"] == 420
 
 
 @pytest.mark.parametrize("case, code, event", [("warn", 4, "needs_confirmation"), ("8bit", 3, "refused"),
@@ -342,3 +393,60 @@ def test_demo_on_a_phantom_writes_all_outputs(tiny_model, tmp_path):
     assert (tmp_path / "demo" / "preview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "demo" / "run_record.json").read_text())["synthetic"] is True
     assert "phantom_lumen_hu_ncct/true/synthetic" in summary
+
+
+# -- held-out evaluation ------------------------------------------------------------------------------------
+def test_case_metrics_definitions():
+    from NetZeroAICT.synthesis.evaluation import case_metrics
+
+    ncct = np.full((20, 20, 20), 40.0, np.float32)
+    ncct[:, :, :3] = -1000.0  # air
+    lumen = np.zeros(ncct.shape, bool)
+    lumen[5:15, 8:12, 8:12] = True
+    body = ncct > -500
+    cta = ncct.copy()
+    cta[lumen] = 400.0
+    perfect = case_metrics(cta, ncct, cta, lumen, body)
+    assert perfect["lumen_dice"] == 1.0 and perfect["lumen_mae_hu"] == 0 and perfect["nonvessel_mae_hu"] == 0
+    none = case_metrics(ncct, ncct, cta, lumen, body)
+    assert none["lumen_dice"] == 0.0 and none["lumen_mae_hu"] == pytest.approx(360.0)
+    assert none["psnr_db"] == pytest.approx(10 * np.log10(4095 ** 2 / (360.0 ** 2 * lumen.sum() / body.sum())))
+    spill = cta.copy()
+    spill[2:4, 2:6, 10:14] = 300.0  # enhancement where there is no vessel
+    wrong = case_metrics(spill, ncct, cta, lumen, body)
+    assert wrong["lumen_dice"] == pytest.approx(2 * 160 / (160 + 160 + 32))
+    assert wrong["nonvessel_mae_hu"] > 0 and wrong["lumen_mae_hu"] == 0
+
+
+def test_evaluate_model_reports_default_and_matched_contrast_level(tiny_model, tmp_path):
+    from NetZeroAICT.synthesis.model_zoo import evaluate_model
+
+    data = write_tube_dataset(tmp_path / "data", seeds_train=(), seeds_val=(21, 22))
+    metrics = evaluate_model(tiny_model, data, ["case_021", "case_022"])
+    assert [r["case"] for r in metrics["cases"]] == ["case_021", "case_022"]
+    assert metrics["contrast_level"] == "model default"
+    matched = metrics["matched_level"]
+    for row in matched["cases"]:  # the tubes' true lumen enhancement is 350 − 40 HU (+ noise, median ≈ 0)
+        assert row["lumen_enhancement_hu"] == pytest.approx(310, abs=3)
+    for row in metrics["cases"]:
+        assert row["lumen_enhancement_hu"] == read_card(tiny_model).enhancement_scale_hu
+    assert set(matched["summary"]["targets_met"]) == {"lumen_dice", "lumen_mae_hu", "nonvessel_mae_hu", "psnr_db"}
+
+
+def test_windows_start_at_multiples_of_the_network_stride():
+    from monai.data.utils import dense_patch_slices
+
+    from NetZeroAICT.synthesis.engine import network_stride
+    from NetZeroAICT.synthesis.inference import aligned_region
+
+    assert network_stride(TINY) == 4 and network_stride({"name": "monai.networks.nets.BasicUNet"}) == 16
+    shape, patch = (150, 211, 97), (96, 96, 96)
+    box = (slice(13, 140), slice(5, 211), slice(0, 97))
+    region, pads = aligned_region(box, shape, patch, 8)
+    assert [s.start for s in region] == [8, 0, 0]
+    lengths = [s.stop - s.start + p for s, p in zip(region, pads)]
+    assert all(r.stop <= n for r, n in zip(region, shape)) and lengths[0] >= 140 - 8
+    for overlap in (0.25, 0.5):
+        interval = [int(p * (1 - overlap)) for p in patch]
+        for window in dense_patch_slices(lengths, patch, interval):
+            assert all((r.start + w.start) % 8 == 0 for r, w in zip(region, window))

@@ -29,14 +29,26 @@ def test_shipped_model_card_and_weights(indication):
     for key in ("lumen_dice", "lumen_mae_hu", "nonvessel_mae_hu", "psnr_db"):
         assert np.isfinite(held_out["summary"][key]["mean"])
     assert len(held_out["cases"]) == len(held_out["test_seeds"])
+    assert card.normalised, "shipped models learn the enhancement relative to the lumen's (contrast level = setting)"
+    low, high = card.contrast_level["training_lumen_enhancement_hu"]
+    assert low <= card.enhancement_scale_hu <= high
+    matched = held_out["matched_level"]
+    assert [r["case"] for r in matched["cases"]] == [r["case"] for r in held_out["cases"]]
 
 
 def test_readme_table_matches_the_cards():
+    """The README's model table is generated from the cards (tools/model_table.py) and up to date."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("model_table", REPO_DIR / "tools" / "model_table.py")
+    model_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model_table)
     readme = (REPO_DIR / "README.md").read_text()
+    assert model_table.updated_readme(readme) == readme, "run python tools/model_table.py"
     for indication in INDICATIONS:
         card = read_card(MODELS / indication)
-        dice = card.metrics_held_out["summary"]["lumen_dice"]["mean"]
-        assert f"| {indication} |" in readme and f"{dice:.2f}" in readme.split(f"| {indication} |")[1].split("\n")[0]
+        row = readme.split(f"| {indication} |")[1].split("\n")[0]
+        assert f"{card.metrics_held_out['summary']['lumen_dice']['mean']:.2f}" in row
 
 
 def test_aorta_model_on_real_ncct_keeps_tissue_outside_the_body_and_bone(ncct_abdomen_path, tmp_path):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 #: Device choices offered to the user, in the order the GUI lists them.
 DEVICES = ("auto", "cpu", "cuda")
+#: Contrast levels (mean lumen HU) the GUI offers; 0 in the GUI means the model's default.
+LUMEN_HU_RANGE = (100.0, 1000.0)
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class SynthesisRequest:
         accept_warnings: run although the input check warned (the user confirmed the warnings).
         dicom_out: folder for a DICOM copy of the synthetic series (derived, marked synthetic), or None.
         model_dir: a model folder to use instead of the shipped one, or None.
+        lumen_hu: contrast level, mean HU of the synthetic arterial lumen (e.g. 350), or None for the model's
+            default (the median of its training cases).
     """
 
     indication: str
@@ -31,6 +35,7 @@ class SynthesisRequest:
     accept_warnings: bool = False
     dicom_out: str | None = None
     model_dir: str | None = None
+    lumen_hu: float | None = None
 
     def __post_init__(self):
         from NetZeroAICT.indications import get_indication
@@ -38,6 +43,9 @@ class SynthesisRequest:
         get_indication(self.indication)  # raises a readable error for an unknown name
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.lumen_hu is not None and not LUMEN_HU_RANGE[0] <= self.lumen_hu <= LUMEN_HU_RANGE[1]:
+            raise ValueError(f"the lumen level must lie between {LUMEN_HU_RANGE[0]:g} and {LUMEN_HU_RANGE[1]:g} HU, "
+                             f"got {self.lumen_hu:g}")
 
     def engine_arguments(self, ncct: Path, cta: Path, uncertainty: Path, record: Path) -> list[str]:
         """Arguments after ``python -m NetZeroAICT`` for this request (files in the run's work folder)."""
@@ -51,6 +59,8 @@ class SynthesisRequest:
             args += ["--dicom-out", str(self.dicom_out)]
         if self.accept_warnings:
             args.append("--accept-warnings")
+        if self.lumen_hu is not None:
+            args += ["--lumen-hu", f"{self.lumen_hu:g}"]
         return args
 
 

@@ -103,10 +103,20 @@ class SynthesisEngine:
         device: ``auto``, ``cpu`` or ``cuda``.
         settings: sliding-window settings; None takes them from the model card.
         footprint_settings: numbers for energy and carbon accounting.
+        lumen_hu: contrast level asked for, as the mean HU of the synthetic arterial lumen (e.g. 350); the
+            enhancement becomes this minus the unenhanced blood HU measured under the predicted lumen.
+        lumen_enhancement_hu: contrast level asked for, as the lumen's enhancement in HU (e.g. 300).
+            With neither, a contrast-normalised model uses its card's default (the training cases' median).
     """
 
     def __init__(self, indication: str, model_dir=None, device: str = "auto",
-                 settings: InferenceSettings | None = None, footprint_settings: FootprintSettings | None = None):
+                 settings: InferenceSettings | None = None, footprint_settings: FootprintSettings | None = None,
+                 lumen_hu: float | None = None, lumen_enhancement_hu: float | None = None):
+        if lumen_hu is not None and lumen_enhancement_hu is not None:
+            raise NetZeroAICTError("give the contrast level either as lumen HU or as lumen enhancement, not both",
+                                   where="contrast level")
+        self.lumen_hu = lumen_hu
+        self.lumen_enhancement_hu = lumen_enhancement_hu
         self.indication = indication
         self.model_dir = find_model_dir(indication, model_dir)
         self.device = resolve_device(device)
@@ -136,7 +146,8 @@ class SynthesisEngine:
         precision = inf.get("precision", "fp32") if self.device == "cpu" else "fp32"
         return InferenceSettings(patch_size=tuple(inf.get("roi_size", card.patch_size)), overlap=float(inf["overlap"]),
                                  tta_flips=[tuple(f) for f in inf["tta_flips"]],
-                                 sw_batch_size=int(inf.get("sw_batch_size", 2)), precision=precision)
+                                 sw_batch_size=int(inf.get("sw_batch_size", 2)), precision=precision,
+                                 align=network_stride(card.architecture))
 
     def cancel(self) -> None:
         """Ask the running :meth:`synthesize` (from another thread) to stop; it raises
@@ -168,10 +179,15 @@ class SynthesisEngine:
             hu_model, grid = to_model_grid(volume, card.spacing_mm)
         with recorder.stage("inference", at(0.1), "sliding-window inference"):
             mean, std = predict_enhancement(
-                self.network, hu_model, card.windows_hu, card.enhancement_scale_hu, card.min_body_hu, settings,
-                self.device, progress=lambda f: recorder.report("inference", at(0.1 + 0.75 * f),
-                                                                f"sliding-window inference {100 * f:.0f}%"),
+                self.network, hu_model, card.windows_hu, 1.0 if card.normalised else card.enhancement_scale_hu,
+                card.min_body_hu, settings, self.device,
+                progress=lambda f: recorder.report("inference", at(0.1 + 0.75 * f),
+                                                   f"sliding-window inference {100 * f:.0f}%"),
                 cancel=recorder.cancel)
+            contrast = self._contrast_level(card, mean, hu_model)
+            if card.normalised:
+                mean *= contrast["lumen_enhancement_hu"]
+                std *= contrast["lumen_enhancement_hu"]
             del hu_model
         with recorder.stage("restore", at(0.86), "back to the input grid"):
             ncct = np.asarray(volume.voxels, dtype=np.float32)
@@ -211,14 +227,59 @@ class SynthesisEngine:
                       "architecture": card.architecture["name"]},
             "inference": {"patch_size": list(settings.patch_size), "overlap": settings.overlap,
                           "tta_flips": [list(f) for f in settings.tta_flips], "precision": settings.precision,
-                          "crop_to_body": settings.crop_to_body, "sw_batch_size": settings.sw_batch_size},
+                          "crop_to_body": settings.crop_to_body, "sw_batch_size": settings.sw_batch_size,
+                          "blend": settings.blend, "window_alignment_vox": settings.align},
             "device": _device_facts(self.device),
+            "contrast_level": contrast,
             "enhancement": stats,
         }
         if span[1] >= 1.0:
             recorder.report("done", 1.0, "done")
             record.update(recorder.finish())
         return SynthesisResult(cta, unc, record)
+
+    def _contrast_level(self, card: ModelCard, relative: np.ndarray, hu_model: np.ndarray) -> dict:
+        """The lumen enhancement (HU) this run uses, and where it came from; ``relative`` is the network's
+        output in units of the lumen enhancement (contrast-normalised models)."""
+        asked = self.lumen_hu is not None or self.lumen_enhancement_hu is not None
+        if not card.normalised:
+            if asked:
+                raise NetZeroAICTError("this model predicts HU directly; its contrast level cannot be set",
+                                       where=str(self.model_dir / "model.json"),
+                                       hint="leave out the contrast level, or use a contrast-normalised model")
+            return {"normalised": False}
+        facts = {"normalised": True, "model_default_hu": card.enhancement_scale_hu,
+                 "training_range_hu": card.contrast_level.get("training_lumen_enhancement_hu")}
+        if self.lumen_enhancement_hu is not None:
+            level = float(self.lumen_enhancement_hu)
+            if not 0 < level <= 2000:
+                raise NetZeroAICTError(f"lumen enhancement {level:g} HU is outside 0–2000 HU", where="contrast level")
+            return {**facts, "lumen_enhancement_hu": level, "source": "asked for as lumen enhancement"}
+        if self.lumen_hu is not None:
+            lumen = relative >= 0.5
+            blood = float(np.median(hu_model[lumen])) if lumen.any() else UNENHANCED_BLOOD_HU
+            level = float(self.lumen_hu) - blood
+            if not 0 < level <= 2000 or self.lumen_hu > MAX_HU:
+                raise NetZeroAICTError(f"lumen {self.lumen_hu:g} HU is not above the unenhanced blood "
+                                       f"({blood:.0f} HU) by 0–2000 HU", where="contrast level",
+                                       hint="ask for a diagnostic lumen level, e.g. 300–500 HU")
+            return {**facts, "lumen_enhancement_hu": round(level, 1), "target_lumen_hu": float(self.lumen_hu),
+                    "unenhanced_blood_hu": round(blood, 1),
+                    "source": "asked for as lumen HU (blood measured under the predicted lumen)"}
+        return {**facts, "lumen_enhancement_hu": card.enhancement_scale_hu, "source": "model default"}
+
+
+#: Unenhanced blood (HU) assumed when no lumen is predicted and a lumen HU is asked for.
+UNENHANCED_BLOOD_HU = 40.0
+
+
+def network_stride(architecture: dict) -> int:
+    """How many input voxels one step of the network's coarsest level spans (product of its strides; 16 for
+    BasicUNet's four poolings): sliding windows start at multiples of it."""
+    kwargs = architecture.get("kwargs", {})
+    if "strides" in kwargs:
+        return int(np.prod([s if isinstance(s, int) else max(s) for s in kwargs["strides"]]))
+    return 16 if architecture.get("name", "").endswith("BasicUNet") else 1
 
 
 def _device_facts(device: str) -> dict:

@@ -1,12 +1,13 @@
 """Held-out metrics of a synthesis model on phantom cases: lumen Dice, lumen MAE, non-vessel MAE, PSNR.
 
 Definitions (volumes on the phantom's own grid, HU):
-- lumen Dice: Dice of {synthetic ≥ 150 HU} and {true CTA ≥ 150 HU} over the voxels whose NCCT is below 150 HU
-  and that are not enhancing organs (150 HU: between unenhanced blood ≈ 40 HU and diagnostic lumen ≥ 250 HU);
+- lumen Dice: Dice of {synthetic > 150 HU} and {true CTA > 150 HU} over the voxels whose NCCT is not above
+  150 HU and that are not enhancing organs (150 HU: between unenhanced blood ≈ 40 HU and diagnostic lumen ≥ 250 HU);
 - lumen MAE: mean |synthetic − true CTA| inside the lumen mask;
 - non-vessel MAE: mean |synthetic − true CTA| over the body outside the lumen mask grown by one voxel
   (enhancing organs included: their enhancement has to be synthesised too);
-- PSNR: 20·log10(4095 / RMSE) over the body, data range 4095 HU (−1024 to 3071).
+- PSNR: :func:`NetZeroAICT.metrics.psnr` over the body: 10·log10(4095² / MSE), both images clipped to
+  −1024…3071 HU.
 """
 
 from __future__ import annotations
@@ -14,28 +15,30 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .. import metrics
+
 DICE_THRESHOLD_HU = 150.0
-PSNR_RANGE_HU = 4095.0
 TARGETS = {"lumen_dice": (">=", 0.90), "lumen_mae_hu": ("<=", 30.0), "nonvessel_mae_hu": ("<=", 10.0),
            "psnr_db": (">=", 35.0)}
 
 
 def case_metrics(synthetic: np.ndarray, ncct: np.ndarray, cta: np.ndarray, lumen: np.ndarray, body: np.ndarray,
                  enhancing: np.ndarray | None = None) -> dict:
-    """Metrics of one case; arrays share one grid; masks are boolean/uint8."""
+    """Metrics of one case; arrays share one grid; masks are boolean/uint8. Built from
+    :mod:`NetZeroAICT.metrics`; the Dice here looks at the whole volume (not only near the lumen), so
+    enhancement synthesised where there is none counts against it."""
     lumen, body = lumen > 0, body > 0
     enhancing = np.zeros_like(lumen) if enhancing is None else enhancing > 0
-    region = (ncct < DICE_THRESHOLD_HU) & ~enhancing
-    pred, ref = (synthetic >= DICE_THRESHOLD_HU) & region, (cta >= DICE_THRESHOLD_HU) & region
-    denominator = int(pred.sum() + ref.sum())
-    dice = 2.0 * int((pred & ref).sum()) / denominator if denominator else 1.0
-    error = np.abs(synthetic - cta)
+    pred, ref = metrics.lumen_masks(synthetic, cta, ncct=ncct, threshold_hu=DICE_THRESHOLD_HU)
+    pred &= ~enhancing
+    ref &= ~enhancing
+    dice = metrics.dice(pred, ref)
     outside = body & ~ndimage.binary_dilation(lumen, iterations=1)
-    rmse = float(np.sqrt(np.mean(np.square(error[body], dtype=np.float64))))
-    return {"lumen_dice": dice, "lumen_mae_hu": float(error[lumen].mean()) if lumen.any() else 0.0,
-            "nonvessel_mae_hu": float(error[outside].mean()),
-            "tissue_mae_hu": float(error[outside & ~enhancing].mean()),
-            "psnr_db": float(20 * np.log10(PSNR_RANGE_HU / max(rmse, 1e-6))),
+    return {"lumen_dice": 1.0 if np.isnan(dice) else dice,
+            "lumen_mae_hu": metrics.region_errors(synthetic, cta, lumen)[0] if lumen.any() else 0.0,
+            "nonvessel_mae_hu": metrics.region_errors(synthetic, cta, outside)[0],
+            "tissue_mae_hu": metrics.region_errors(synthetic, cta, outside & ~enhancing)[0],
+            "psnr_db": metrics.psnr(synthetic, cta, body),
             "lumen_hu_true": float(cta[lumen].mean()) if lumen.any() else 0.0,
             "lumen_hu_synthetic": float(synthetic[lumen].mean()) if lumen.any() else 0.0}
 

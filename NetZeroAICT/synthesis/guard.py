@@ -1,14 +1,12 @@
-"""Input checks before synthesis: the engine's own basic validation, then input safety where installed.
+"""Input checks before synthesis: the engine's own minimum size, then input safety.
 
-The basic validation refuses what can never be synthesised: fewer than 8 slices (a 2D image), NaN or
-infinite voxels, images whose values look like 8-bit greyscale (0–255) rather than CT in HU, and flat
-images. Where :mod:`NetZeroAICT.characterise` is present its ``check_input`` runs as well: its refusals stop
-the run, its warnings need the user's confirmation (``accept_warnings``).
+Input safety is :func:`NetZeroAICT.characterise.check_input` (not CT in HU, NaN/infinite voxels, 8-bit
+pictures, blank images, label maps, wrong phase or coverage…): its refusals stop the run, its warnings need
+the user's confirmation (``accept_warnings``).
 """
 
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import InputSafetyError, NetZeroAICTError
 from ..volume import Volume
@@ -34,29 +32,13 @@ class NeedsConfirmation(NetZeroAICTError):
                          hint="check the warnings; rerun with --accept-warnings (API: accept_warnings=True) to go on")
 
 
-def basic_problems(volume: Volume) -> list[str]:
-    """Sentences describing why ``volume`` cannot be synthesised at all (empty list when it can)."""
-    voxels = volume.voxels
-    problems = []
-    if min(voxels.shape) < MIN_SLICES:
-        problems.append(f"The image is {'×'.join(str(n) for n in volume.shape_ijk)} voxels: a 2D image or a slab "
-                        f"of fewer than {MIN_SLICES} slices is not a CT volume.")
-    if np.issubdtype(voxels.dtype, np.floating):
-        finite = np.isfinite(voxels)
-        if not finite.all():
-            bad = int(voxels.size - np.count_nonzero(finite))
-            problems.append(f"The image has {bad} NaN or infinite voxels; a CT in HU has a number in every voxel.")
-            return problems
-    low, high = float(voxels.min()), float(voxels.max())
-    if high - low < 50:
-        problems.append(f"The image is nearly flat (values {low:g} to {high:g}); it holds no anatomy.")
-    elif low >= 0 and high <= 255:
-        problems.append(f"The values span {low:g} to {high:g}, like an 8-bit greyscale picture, not a CT in "
-                        "Hounsfield units (air ≈ −1000, water 0, bone > 300).")
-    elif low > -200:
-        problems.append(f"The lowest value is {low:g}: a CT in Hounsfield units shows air or fat well below "
-                        "−200; this does not look like CT in HU.")
-    return problems
+def engine_problems(volume: Volume) -> list[str]:
+    """What the engine itself cannot work with, beyond input safety: fewer than :data:`MIN_SLICES` voxels
+    along an axis (the sliding window needs a volume)."""
+    if min(volume.voxels.shape) < MIN_SLICES:
+        return [f"The image is {'×'.join(str(n) for n in volume.shape_ijk)} voxels: a 2D image or a slab of fewer "
+                f"than {MIN_SLICES} slices is not a CT volume the synthesis can work on."]
+    return []
 
 
 def check_before_synthesis(volume: Volume, indication: str, accept_warnings: bool = False) -> dict:
@@ -66,14 +48,12 @@ def check_before_synthesis(volume: Volume, indication: str, accept_warnings: boo
         InputRefused: the image must not be synthesised.
         NeedsConfirmation: warnings exist and ``accept_warnings`` is False.
     """
+    from ..characterise import check_input
+
     where = str(volume.metadata.get("source", "input"))
-    problems = basic_problems(volume)
+    problems = engine_problems(volume)
     if problems:
         raise InputRefused(problems, where=where)
-    try:
-        from ..characterise import check_input
-    except ImportError:
-        return {"status": "ok", "reasons": [], "method": "basic validation (input safety module not installed)"}
     check = check_input(volume, indication)
     summary = {"status": check.status, "reasons": list(check.reasons), "method": "NetZeroAICT.characterise.check_input"}
     if check.status == "refuse":

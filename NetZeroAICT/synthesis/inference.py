@@ -38,6 +38,11 @@ class InferenceSettings:
         body_margin_vox: margin around the body box, voxels.
         skip_empty_windows: windows without a body voxel (all below ``min_body_hu``) get enhancement 0
             without running the network; exact, since every voxel they hold is gated to 0 anyway.
+        blend: how overlapping windows are combined: ``gaussian`` (weights falling off towards the window's
+            edge) or ``constant`` (plain mean, MONAI's default).
+        align: every window starts at a multiple of this many voxels of the model grid (the product of the
+            network's strides): a strided network sees the same voxels the same way in every tiling, so
+            tilings differ only by the windows' borders. 1 turns alignment off.
     """
 
     patch_size: Sequence[int] = (64, 64, 64)
@@ -48,6 +53,8 @@ class InferenceSettings:
     crop_to_body: bool = True
     body_margin_vox: int = 8
     skip_empty_windows: bool = True
+    blend: str = "gaussian"
+    align: int = 8
 
 
 def body_box(hu: np.ndarray, min_body_hu: float, margin: int) -> tuple[slice, slice, slice] | None:
@@ -61,6 +68,22 @@ def body_box(hu: np.ndarray, min_body_hu: float, margin: int) -> tuple[slice, sl
             return None
         box.append(slice(max(int(hit[0]) - margin, 0), min(int(hit[-1]) + 1 + margin, hu.shape[axis])))
     return tuple(box)
+
+
+def aligned_region(box: tuple[slice, slice, slice], shape, patch, align: int) -> tuple[tuple[slice, ...], list]:
+    """``box`` with its start moved down to a multiple of ``align`` and the padding (voxels after the end of
+    the array, per axis) that makes every sliding-window start a multiple of ``align`` as well: the last
+    window starts at ``length − patch``, so ``length − patch`` must be a multiple of ``align``."""
+    slices, pads = [], []
+    for s, n, p in zip(box, shape, patch):
+        start = (s.start // align) * align
+        length = s.stop - start
+        if length > p and (length - p) % align:
+            length += align - (length - p) % align
+        stop = min(start + length, n)
+        slices.append(slice(start, stop))
+        pads.append(start + length - stop)
+    return tuple(slices), pads
 
 
 def count_windows(shape: Sequence[int], patch: Sequence[int], overlap: float) -> int:
@@ -100,8 +123,11 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
         tuple(slice(0, n) for n in hu.shape)
     if box is None:
         return mean, std
-    region = np.ascontiguousarray(hu[box], dtype=np.float32)
     patch = tuple(int(p) for p in settings.patch_size)
+    box, pads = aligned_region(box, hu.shape, patch, max(int(settings.align), 1))
+    region = np.ascontiguousarray(hu[box], dtype=np.float32)
+    if any(pads):
+        region = np.pad(region, [(0, p) for p in pads], constant_values=-1024.0)
     total = count_windows(region.shape, patch, settings.overlap)
     done = [0]
     flips = [tuple(int(a) + 2 for a in f) for f in settings.tta_flips]
@@ -132,9 +158,10 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
     with torch.inference_mode():
         tensor = torch.from_numpy(region)[None, None].to(device)
         blended = sliding_window_inference(tensor, patch, settings.sw_batch_size, predictor,
-                                           overlap=settings.overlap, mode="gaussian", padding_mode="constant",
-                                           cval=-1024.0)
-        first, second = blended[0, 0], blended[0, 1]
+                                           overlap=settings.overlap, mode=settings.blend,
+                                           padding_mode="constant", cval=-1024.0)
+        inside = tuple(slice(0, n) for n in (b.stop - b.start for b in box))
+        first, second = blended[0, 0][inside], blended[0, 1][inside]
         variance = (second - first ** 2).clamp_min(0.0)
         mean[box] = (first * enhancement_scale_hu).cpu().numpy()
         std[box] = (variance.sqrt() * enhancement_scale_hu).cpu().numpy()

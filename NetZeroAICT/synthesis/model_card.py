@@ -55,6 +55,11 @@ CARD_SCHEMA = {
         "weights": {"type": "object", "required": ["file", "sha256"],
                     "properties": {"file": {"type": "string"},
                                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+        "contrast_level": {"type": "object",
+                           "properties": {"normalised": {"type": "boolean"},
+                                          "training_lumen_enhancement_hu": {
+                                              "type": "array", "minItems": 2, "maxItems": 2,
+                                              "items": {"type": "number"}}}},
         "training": {"type": "object"},
         "metrics_held_out": {"type": "object"},
         "intended_use": {"type": "string", "minLength": 1},
@@ -73,7 +78,9 @@ class ModelCard:
         architecture: ``{"name": "monai.networks.nets.UNet", "kwargs": {...}}``.
         spacing_mm: isotropic voxel size the network works at, mm.
         windows_hu: input HU windows, one (low, high) pair per input channel.
-        enhancement_scale_hu: the network's output × this = enhancement in HU.
+        enhancement_scale_hu: the network's output × this = enhancement in HU. For a contrast-normalised
+            model (``contrast_level.normalised``) this is the default lumen enhancement: the median, over the
+            training cases, of the arterial lumen's enhancement; a run may ask for another level.
         enhancement_gate_hu: (t0, t1): predicted enhancement below t0 HU is set exactly to 0, ramps to full
             value at t1 HU; keeps tissue without enhancement exactly as scanned.
         min_body_hu: voxels of the NCCT below this HU (air, lung parenchyma) are never changed.
@@ -84,6 +91,10 @@ class ModelCard:
             network is convolutional with batch norm, so a larger window than the training patch is valid) and
             ``precision`` (fp32 | bf16, CPU only).
         weights: ``{"file": "model.safetensors", "sha256": hex}``.
+        contrast_level: ``{"normalised": true, "training_lumen_enhancement_hu": [min, max]}`` when the network
+            predicts the enhancement in units of the case's lumen enhancement (how much contrast a scan got is
+            set by the injection and timing, not visible in the NCCT, so the level is a setting of the run);
+            empty for models that predict HU directly.
         training: what the model was trained on (data, seeds, cases, shapes, epochs, command, timings).
         metrics_held_out: metrics on held-out phantoms (seeds never used in training).
     """
@@ -101,11 +112,17 @@ class ModelCard:
     patch_size: list = field(default_factory=lambda: [64, 64, 64])
     inference: dict = field(default_factory=lambda: {"overlap": 0.25, "tta_flips": [[], [2]], "sw_batch_size": 2})
     weights: dict = field(default_factory=lambda: {"file": WEIGHTS_NAME, "sha256": "0" * 64})
+    contrast_level: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     metrics_held_out: dict = field(default_factory=dict)
     intended_use: str = INTENDED_USE
     notes: str = ""
     schema_version: int = 1
+
+    @property
+    def normalised(self) -> bool:
+        """True when the network predicts enhancement relative to the lumen's (the level is a run setting)."""
+        return bool(self.contrast_level.get("normalised"))
 
     @property
     def description(self) -> str:

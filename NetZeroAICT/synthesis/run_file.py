@@ -18,7 +18,8 @@ def synthesize_file(ncct_path, indication: str, out_path, uncertainty_path=None,
                     device: str = "auto", model_dir=None, progress: ProgressCallback | None = None,
                     accept_warnings: bool = False, dicom_out=None, *, cancel: threading.Event | None = None,
                     settings: InferenceSettings | None = None,
-                    footprint_settings: FootprintSettings | None = None, engine: SynthesisEngine | None = None) -> dict:
+                    footprint_settings: FootprintSettings | None = None, engine: SynthesisEngine | None = None,
+                    lumen_hu: float | None = None) -> dict:
     """Synthesise a CT angiogram from the NCCT at ``ncct_path``; return the run record.
 
     Args:
@@ -33,12 +34,15 @@ def synthesize_file(ncct_path, indication: str, out_path, uncertainty_path=None,
         accept_warnings: go on despite input-safety warnings.
         dicom_out: folder for a derived DICOM series (DICOM input only).
         cancel: an event that stops the run when set (from another thread).
+        lumen_hu: contrast level, mean HU of the synthetic arterial lumen (default: the model's).
     """
     out_path = Path(out_path)
     for path in (out_path, uncertainty_path):
         if path is not None and volume_suffix(path) not in (".nii.gz", ".nii", ".nrrd", ".mha"):
             raise NetZeroAICTError("unsupported output file type", where=str(path), hint="use .nii.gz, .nrrd or .mha")
     engine = engine or SynthesisEngine(indication, model_dir, device, settings, footprint_settings)
+    if lumen_hu is not None:
+        engine.lumen_hu, engine.lumen_enhancement_hu = float(lumen_hu), None
     recorder = RunRecorder(progress, cancel, engine.footprint_settings, engine.device)
     with recorder.stage("read", 0.0, f"reading {ncct_path}"):
         volume = read_volume(ncct_path)

@@ -34,6 +34,8 @@ class TrainingCase:
         enhancement_hu: target enhancement CTA − NCCT, float32 HU.
         lumen: uint8 lumen mask (vessels of interest).
         weight: float32 per-voxel loss weight (vessels weigh more).
+        lumen_enhancement_hu: the case's contrast level: median enhancement inside the lumen (eroded by one
+            voxel, so partial-volume edges do not count); 0 when the case has no lumen.
     """
 
     name: str
@@ -41,6 +43,16 @@ class TrainingCase:
     enhancement_hu: np.ndarray
     lumen: np.ndarray
     weight: np.ndarray
+    lumen_enhancement_hu: float = 0.0
+
+
+def lumen_enhancement_hu(enhancement: np.ndarray, lumen: np.ndarray) -> float:
+    """Median enhancement (HU) inside ``lumen`` eroded by one voxel (the whole lumen where erosion empties it);
+    0.0 for an empty lumen. This is the contrast level a synthesis model normalises by."""
+    inner = ndimage.binary_erosion(lumen > 0)
+    if not inner.any():
+        inner = lumen > 0
+    return float(np.median(enhancement[inner])) if inner.any() else 0.0
 
 
 def read_manifest(data_dir) -> dict:
@@ -95,7 +107,7 @@ def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, c
     near_lumen = ndimage.binary_dilation(lumen > 0, iterations=1)
     weight = 1.0 + vessel_weight * near_lumen.astype(np.float32) + 2.0 * (enhancing > 0)
     return TrainingCase(folder.name, ncct_hu.astype(np.float32), enhancement.astype(np.float32), lumen,
-                        weight.astype(np.float32))
+                        weight.astype(np.float32), lumen_enhancement_hu(enhancement, lumen))
 
 
 def _pad_to(array: np.ndarray, patch, value: float) -> np.ndarray:
@@ -103,28 +115,50 @@ def _pad_to(array: np.ndarray, patch, value: float) -> np.ndarray:
     return np.pad(array, pads, constant_values=value) if any(p[1] for p in pads) else array
 
 
-class PatchSampler:
-    """Random patches (z, y, x) from training cases; a fraction is centred on a random lumen voxel."""
+#: NCCT HU of tissue that looks like unenhanced blood (muscle, bowel wall, unopacified veins).
+BLOOD_LIKE_HU = (20.0, 80.0)
 
-    def __init__(self, cases: list[TrainingCase], patch_size, vessel_fraction: float = 0.7, seed: int = 0):
+
+class PatchSampler:
+    """Random patches (z, y, x) from training cases: a fraction centred on a random lumen voxel, a fraction on
+    blood-like tissue away from the vessels (muscle, bowel, veins: what the network must learn to leave alone),
+    the rest anywhere."""
+
+    def __init__(self, cases: list[TrainingCase], patch_size, vessel_fraction: float = 0.6, seed: int = 0,
+                 normalise: bool = False, blood_like_fraction: float = 0.2):
         self.patch = tuple(int(p) for p in patch_size)
+        self.normalise = normalise
         self.cases = [TrainingCase(c.name, _pad_to(c.ncct_hu, self.patch, PAD_HU),
                                    _pad_to(c.enhancement_hu, self.patch, 0.0), _pad_to(c.lumen, self.patch, 0),
-                                   _pad_to(c.weight, self.patch, 1.0)) for c in cases]
+                                   _pad_to(c.weight, self.patch, 1.0), c.lumen_enhancement_hu) for c in cases]
         self.lumen_points = [np.argwhere(c.lumen > 0) for c in self.cases]
-        self.vessel_fraction = vessel_fraction
         self.rng = np.random.default_rng(seed)
+        self.blood_like_points = []
+        for c in self.cases:
+            points = np.argwhere((c.ncct_hu >= BLOOD_LIKE_HU[0]) & (c.ncct_hu <= BLOOD_LIKE_HU[1]) & (c.weight <= 1.0))
+            if len(points) > 200_000:
+                points = points[self.rng.choice(len(points), 200_000, replace=False)]
+            self.blood_like_points.append(points)
+        self.vessel_fraction = vessel_fraction
+        self.blood_like_fraction = blood_like_fraction
 
     def sample(self, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ncct_hu, enhancement_hu, weight), each float32 (B, 1, *patch), randomly flipped along x/y/z."""
+        """(ncct_hu, enhancement, weight), each float32 (B, 1, *patch), randomly flipped along x/y/z.
+
+        The enhancement is in HU, or with ``normalise`` in units of each case's lumen enhancement."""
         out = [np.empty((batch_size, 1) + self.patch, dtype=np.float32) for _ in range(3)]
         for b in range(batch_size):
             index = int(self.rng.integers(len(self.cases)))
             case, points = self.cases[index], self.lumen_points[index]
             shape = np.array(case.ncct_hu.shape)
             half = np.array(self.patch) // 2
-            if len(points) and self.rng.random() < self.vessel_fraction:
+            draw = self.rng.random()
+            negatives = self.blood_like_points[index]
+            if len(points) and draw < self.vessel_fraction:
                 centre = points[int(self.rng.integers(len(points)))] + self.rng.integers(-8, 9, size=3)
+                start = np.clip(centre - half, 0, shape - self.patch)
+            elif len(negatives) and draw < self.vessel_fraction + self.blood_like_fraction:
+                centre = negatives[int(self.rng.integers(len(negatives)))]
                 start = np.clip(centre - half, 0, shape - self.patch)
             else:
                 start = np.array([int(self.rng.integers(0, n - p + 1)) for n, p in zip(shape, self.patch)])
@@ -133,4 +167,6 @@ class PatchSampler:
             for arr, src in zip(out, (case.ncct_hu, case.enhancement_hu, case.weight)):
                 patch = src[box]
                 arr[b, 0] = np.flip(patch, flips) if flips else patch
+            if self.normalise:
+                out[1][b] /= case.lumen_enhancement_hu
         return tuple(out)
