@@ -282,9 +282,11 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
 
 def _shown_path(path) -> str:
     """``path`` relative to the working directory when it lies inside it (cards do not record /tmp paths)."""
-    path = Path(path).resolve()
+    import os
+
+    path = Path(os.path.abspath(path))
     try:
-        return str(path.relative_to(Path.cwd().resolve()))
+        return str(path.relative_to(Path(os.path.abspath(Path.cwd()))))
     except ValueError:
         return str(path)
 
