@@ -450,3 +450,15 @@ def test_windows_start_at_multiples_of_the_network_stride():
         interval = [int(p * (1 - overlap)) for p in patch]
         for window in dense_patch_slices(lengths, patch, interval):
             assert all((r.start + w.start) % 8 == 0 for r, w in zip(region, window))
+
+
+def test_angiography_mip_leaves_out_bone_and_the_table():
+    from NetZeroAICT.synthesis.preview import mip_mask
+
+    hu = np.full((10, 40, 40), -1000.0, np.float32)
+    hu[:, 5:30, 5:35] = 40.0  # body
+    hu[:, 14:18, 18:22] = 700.0  # vertebra
+    hu[:, 34:36, :] = 250.0  # table, apart from the body
+    mask = mip_mask(hu)
+    assert mask[:, 10, 10].all() and not mask[:, 15, 20].any() and not mask[:, 13, 20].any()  # rim removed too
+    assert not mask[:, 35, 10].any() and not mask[hu < -400].any()

@@ -16,11 +16,28 @@ def _axial_index(enhancement: np.ndarray) -> int:
     return int(np.argmax(per_slice)) if per_slice.max() > 0 else enhancement.shape[0] // 2
 
 
+def mip_mask(ncct: np.ndarray, bone_hu: float = 300.0, body_hu: float = -400.0) -> np.ndarray:
+    """Voxels a CT-angiography MIP should show: the patient's body (the largest connected region above
+    ``body_hu``, so the table and other objects are left out) without bone and calcium (NCCT above ``bone_hu``,
+    grown by one voxel for their partial-volume rim), which would hide the vessels."""
+    from scipy import ndimage
+
+    body = ncct > body_hu
+    labels, n = ndimage.label(body)
+    if n > 1:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        body = labels == int(np.argmax(sizes))
+    del labels
+    return body & ~ndimage.binary_dilation(ncct > bone_hu)
+
+
 def write_preview(ncct: Volume, cta: Volume, uncertainty: Volume, path, indication: str, title: str = "") -> Path:
     """Render the six-panel preview to ``path`` (PNG) and return it.
 
-    Rows: the axial slice with the most enhancement; a coronal maximum-intensity projection over the body
-    (posterior to anterior). Columns: NCCT, synthetic CTA (labelled SYNTHETIC), TTA standard deviation (HU).
+    Rows: the axial slice with the most enhancement; a coronal maximum-intensity projection (posterior to
+    anterior) over the body with bone removed (:func:`mip_mask`; the same voxels in every column), as CT
+    angiograms are viewed. Columns: NCCT, synthetic CTA (labelled SYNTHETIC), TTA standard deviation (HU).
     Display: the indication's angiography window; anatomical orientation (patient left on the image right).
     """
     import matplotlib
@@ -43,14 +60,16 @@ def write_preview(ncct: Volume, cta: Volume, uncertainty: Volume, path, indicati
         s = s[:, ::-1] if flip_i else s
         return s[::-1] if flip_j else s
 
+    shown = mip_mask(ncct.voxels)
+
     def coronal_mip(a):
-        m = a.max(axis=1)  # over j (posterior-anterior)
+        m = np.where(shown, a, a.min()).max(axis=1)  # over j (posterior-anterior)
         m = m[:, ::-1] if flip_i else m
         return m[::-1] if flip_k else m
 
     umax = float(np.percentile(uncertainty.voxels[enhancement > 0], 99)) if np.any(enhancement > 0) else 1.0
     umax = max(umax, 1.0)
-    rows = [("axial slice k=%d" % k, axial, sj / si), ("coronal MIP", coronal_mip, sk / si)]
+    rows = [("axial slice k=%d" % k, axial, sj / si), ("coronal MIP, bone removed", coronal_mip, sk / si)]
     fig, axes = plt.subplots(2, 3, figsize=(13, 9), facecolor="black")
     for r, (row_name, view, aspect) in enumerate(rows):
         for c, (name, vol, kwargs) in enumerate((
