@@ -114,6 +114,8 @@ def test_vessels_enhanced_and_tissue_outside_vessels_untouched(tiny_model, tube_
     assert np.mean(change[far] == 0) > 0.85  # most tissue away from vessels is bit-identical
     assert np.abs(change[far]).mean() < 15
     assert result.uncertainty.voxels.min() >= 0 and result.uncertainty.voxels[inside].mean() > 0
+    never = (ncct.voxels > 500) | (ncct.voxels < -500)  # bone and air are never enhanced: no uncertainty either
+    assert not result.uncertainty.voxels[never].any()
 
 
 @pytest.mark.parametrize("make, message", [

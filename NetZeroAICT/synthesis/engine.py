@@ -196,6 +196,9 @@ class SynthesisEngine:
             del mean
             uncertainty = to_input_grid(std, grid, volume)
             del std
+            for z in range(0, uncertainty.shape[0], 16):  # never enhanced (air, lung, bone): exactly as scanned
+                hu = ncct[z:z + 16]
+                uncertainty[z:z + 16][(hu < card.min_body_hu) | (hu > card.max_enhanced_ncct_hu)] = 0.0
             changed = enhancement > 0
             n_changed = int(np.count_nonzero(changed))
             stats = {"voxels_enhanced_fraction": round(n_changed / enhancement.size, 6),
