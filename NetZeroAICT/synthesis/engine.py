@@ -191,14 +191,12 @@ class SynthesisEngine:
             del hu_model
         with recorder.stage("restore", at(0.86), "back to the input grid"):
             ncct = np.asarray(volume.voxels, dtype=np.float32)
-            enhancement = gate_enhancement(to_input_grid(mean, grid, volume), ncct, card.enhancement_gate_hu,
-                                           card.min_body_hu, card.max_enhanced_ncct_hu, MAX_HU)
-            del mean
             uncertainty = to_input_grid(std, grid, volume)
             del std
-            for z in range(0, uncertainty.shape[0], 16):  # never enhanced (air, lung, bone): exactly as scanned
-                hu = ncct[z:z + 16]
-                uncertainty[z:z + 16][(hu < card.min_body_hu) | (hu > card.max_enhanced_ncct_hu)] = 0.0
+            enhancement = gate_enhancement(to_input_grid(mean, grid, volume), ncct, card.enhancement_gate_hu,
+                                           card.min_body_hu, card.max_enhanced_ncct_hu, MAX_HU,
+                                           also_zero=uncertainty)
+            del mean
             changed = enhancement > 0
             n_changed = int(np.count_nonzero(changed))
             stats = {"voxels_enhanced_fraction": round(n_changed / enhancement.size, 6),

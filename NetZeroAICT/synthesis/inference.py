@@ -169,13 +169,15 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
 
 
 def gate_enhancement(enhancement: np.ndarray, ncct_hu: np.ndarray, gate_hu: Sequence[float], min_body_hu: float,
-                     max_ncct_hu: float = 300.0, max_hu: float = 3071.0) -> np.ndarray:
+                     max_ncct_hu: float = 300.0, max_hu: float = 3071.0,
+                     also_zero: np.ndarray | None = None) -> np.ndarray:
     """Make the enhancement exactly zero where it is tiny or outside the body; in place, returns it.
 
     Below ``gate_hu[0]`` HU the enhancement becomes 0, above ``gate_hu[1]`` it is kept, in between it ramps
     linearly (continuous, so small changes of the prediction give small changes of the image). Voxels whose
     NCCT is below ``min_body_hu`` (air, lung) or above ``max_ncct_hu`` (bone, calcium) are never enhanced, and no
-    voxel is pushed above ``max_hu``.
+    voxel is pushed above ``max_hu``. ``also_zero`` (same shape, e.g. the uncertainty map) is set to 0 in those
+    never-enhanced voxels as well, in the same pass.
     """
     t0, t1 = float(gate_hu[0]), float(gate_hu[1])
     for z in range(0, enhancement.shape[0], 16):  # slabs keep temporaries small on 512×512×400 inputs
@@ -185,6 +187,9 @@ def gate_enhancement(enhancement: np.ndarray, ncct_hu: np.ndarray, gate_hu: Sequ
         np.clip(ramp, 0.0, 1.0, out=ramp)
         np.maximum(enh, 0.0, out=enh)
         enh *= ramp
-        enh[(hu < min_body_hu) | (hu > max_ncct_hu)] = 0.0
+        never = (hu < min_body_hu) | (hu > max_ncct_hu)
+        enh[never] = 0.0
+        if also_zero is not None:
+            also_zero[z:z + 16][never] = 0.0
         np.minimum(enh, np.maximum(max_hu - hu, 0.0), out=enh)
     return enhancement

@@ -102,11 +102,10 @@ def validation_metrics(network, crops, card: ModelCard, device: str) -> dict:
 def validation_crops(case, seed: int = 0) -> list:
     """Two crops of a validation case, at most VALIDATION_BOX voxels per side: around its lumen, and around
     a blood-like tissue voxel away from the vessels (where synthesised contrast would be false)."""
-    from .training_data import BLOOD_LIKE_HU
+    from .training_data import blood_like_tissue
 
     crops = [_crop(case, np.argwhere(case.lumen > 0), margin=8)]
-    candidates = np.argwhere((case.ncct_hu >= BLOOD_LIKE_HU[0]) & (case.ncct_hu <= BLOOD_LIKE_HU[1])
-                             & (case.weight <= 1.0))
+    candidates = np.argwhere(blood_like_tissue(case))
     if len(candidates):
         centre = candidates[np.random.default_rng(seed).integers(len(candidates))]
         crops.append(_crop(case, centre[None], margin=VALIDATION_BOX // 2))

@@ -119,6 +119,12 @@ def _pad_to(array: np.ndarray, patch, value: float) -> np.ndarray:
 BLOOD_LIKE_HU = (20.0, 80.0)
 
 
+def blood_like_tissue(case: TrainingCase) -> np.ndarray:
+    """Voxels of ``case`` whose NCCT looks like unenhanced blood but lie away from vessels and enhancing organs
+    (loss weight 1): where synthesised contrast would be false."""
+    return (case.ncct_hu >= BLOOD_LIKE_HU[0]) & (case.ncct_hu <= BLOOD_LIKE_HU[1]) & (case.weight <= 1.0)
+
+
 class PatchSampler:
     """Random patches (z, y, x) from training cases: a fraction centred on a random lumen voxel, a fraction on
     blood-like tissue away from the vessels (muscle, bowel, veins: what the network must learn to leave alone),
@@ -135,7 +141,7 @@ class PatchSampler:
         self.rng = np.random.default_rng(seed)
         self.blood_like_points = []
         for c in self.cases:
-            points = np.argwhere((c.ncct_hu >= BLOOD_LIKE_HU[0]) & (c.ncct_hu <= BLOOD_LIKE_HU[1]) & (c.weight <= 1.0))
+            points = np.argwhere(blood_like_tissue(c))
             if len(points) > 200_000:
                 points = points[self.rng.choice(len(points), 200_000, replace=False)]
             self.blood_like_points.append(points)
