@@ -1,7 +1,8 @@
 """Limb phantom (run-off CT angiography, both legs from mid-thigh to mid-calf): skin, subcutaneous fat,
 muscle compartments separated by fascial fat planes, femur with fatty marrow, condyles, patella, tibia and
 fibula, popliteal fossa fat; superficial femoral → popliteal artery → anterior tibial, tibioperoneal trunk,
-posterior tibial and peroneal arteries, with their unopacified veins.
+posterior tibial and peroneal arteries, with their unopacified veins, each artery and its veins in a sheath
+of fat (so, as on a real non-contrast CT, the arteries show against it, not against muscle).
 
 Pathologies: ``stenosis`` (50–90 %, soft or calcified plaque) and ``occlusion`` (a 30–100 mm thrombosed
 segment with distal reconstitution) of the superficial femoral or popliteal artery; wall calcification is
@@ -44,6 +45,8 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     for side, leg in legs.items():
         tubes += leg["arteries"]
         veins += leg["veins"]
+    # the neurovascular bundles run in fat (adductor canal, popliteal fossa, between the calf muscles)
+    common.perivascular_sheath(canvas, t, tubes + veins, u(1.5, 3.0), t["fat"])
     vsl, vsdf = tube_sdf(canvas, veins)
     canvas.paint(vsl, vsdf, t["vein"])
     leg = legs[lesion_side]

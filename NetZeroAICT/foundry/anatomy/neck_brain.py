@@ -1,7 +1,8 @@
 """Neck and brain phantom (CT angiography of the neck and head): neck with cervical spine, trachea,
 oesophagus, thyroid, muscles and jugular veins; face with sinuses and mandible; skull (tables and diploe),
 skull base and petrous bones; brain (grey/white matter, ventricles, cerebellum); common, internal and
-external carotid arteries, vertebral and basilar arteries, circle of Willis with MCA, ACA and PCA branches.
+external carotid arteries, vertebral and basilar arteries, circle of Willis with MCA, ACA and PCA branches;
+carotid sheath fat in the neck and CSF around the intracranial arteries (cisterns, sylvian fissures).
 
 Pathologies: ``stenosis`` of the internal carotid origin (soft or calcified plaque, 50–90 %) and
 ``occlusion`` of a middle cerebral artery M1 segment by thrombus (no lumen beyond a 8–15 mm clot).
@@ -189,6 +190,12 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
         lesions.append(lesion)
         truth.update(stenosis_percent=100.0, location=f"{side} middle cerebral artery M1",
                      findings=[lesion.truth], max_diameter_mm=lesion.truth["reference_diameter_mm"])
+    # carotid sheath fat in the neck; basal cisterns and sylvian fissures (CSF) around the intracranial arteries
+    extracranial = [tb for tb in tubes if "vertebral" not in tb.name]   # the vertebral arteries run in bone
+    common.perivascular_sheath(canvas, t, extracranial + jug, u(1.5, 3.0), t["fat"],
+                               region=lambda x, y, z: z - np.float32(z_sb - 4))
+    common.perivascular_sheath(canvas, t, tubes, u(1.0, 2.0), t["csf"], over=("grey_matter", "white_matter"),
+                               region=lambda x, y, z: np.float32(z_sb + 4) - z)
     paint_vessel_tree(canvas, t, tubes, lesions, wall_mm=0.6)
     if pathology == "occlusion":
         # no flow beyond the clot: the distal branches stay unopacified (blood HU in both phases)
