@@ -464,3 +464,28 @@ def test_angiography_mip_leaves_out_bone_and_the_table():
     mask = mip_mask(hu)
     assert mask[:, 10, 10].all() and not mask[:, 15, 20].any() and not mask[:, 13, 20].any()  # rim removed too
     assert not mask[:, 35, 10].any() and not mask[hu < -400].any()
+
+
+def test_phantom_dataset_remakes_cases_of_an_older_foundry(tmp_path, monkeypatch):
+    """``make models`` keeps phantoms already on disk, but not those an older generator made: a model card
+    must not say it was trained on today's phantoms when it saw yesterday's."""
+    import NetZeroAICT.foundry as foundry
+    from NetZeroAICT.foundry.phantom import GENERATOR_VERSION
+    from NetZeroAICT.synthesis.model_zoo import build_phantom_dataset
+
+    real = foundry.make_pair
+    monkeypatch.setattr(foundry, "make_pair", lambda ind, seed: real(ind, seed, shape_ijk=(32, 32, 24), spacing_mm=2.0))
+    made = []
+    folder = build_phantom_dataset("aorta", tmp_path / "data", 1, 1, log=made.append)
+    assert len(made) == 3   # training, validation and test case
+    case = folder / "aorta_00001" / "case.json"
+    data = json.loads(case.read_text())
+    assert data["generator_version"] == GENERATOR_VERSION
+    assert json.loads((folder / "manifest.json").read_text())["generator_version"] == GENERATOR_VERSION
+    made.clear()
+    build_phantom_dataset("aorta", folder, 1, 1, log=made.append)
+    assert made == []       # all current: nothing remade
+    case.write_text(json.dumps({**data, "generator_version": "0"}))
+    build_phantom_dataset("aorta", folder, 1, 1, log=made.append)
+    assert len(made) == 1 and "aorta_00001" in made[0]
+    assert json.loads(case.read_text())["generator_version"] == GENERATOR_VERSION

@@ -22,6 +22,7 @@ TEST_SEED_START = 20001
 def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, log=print) -> Path:
     """Write (or complete) a phantom dataset folder with a manifest; existing cases are kept."""
     from ..foundry import make_pair
+    from ..foundry.phantom import GENERATOR_VERSION
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -32,15 +33,24 @@ def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, lo
         split[part] = []
         for seed in part_seeds:
             name = f"{indication}_{seed:05d}"
-            if not (folder / name / "case.json").is_file():
+            if _generator_version(folder / name) != GENERATOR_VERSION:   # missing, or made by an older foundry
                 t = time.perf_counter()
                 make_pair(indication, seed).save(folder / name)
                 log(f"  phantom {name} ({time.perf_counter() - t:.1f} s)")
             split[part].append(name)
     manifest = {"indication": indication, "synthetic": True, "seeds": seeds, "split": split,
-                "generator": "NetZeroAICT.foundry.make_pair (default grid of the indication)"}
+                "generator": "NetZeroAICT.foundry.make_pair (default grid of the indication)",
+                "generator_version": GENERATOR_VERSION}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return folder
+
+
+def _generator_version(case_folder: Path) -> str | None:
+    """The foundry version that made a saved phantom, or None when it is missing or incomplete."""
+    try:
+        return json.loads((case_folder / "case.json").read_text()).get("generator_version")
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -> dict:
@@ -104,7 +114,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     card = train(indication, data, model_dir, epochs=1000, steps_per_epoch=25, batch_size=2, patch=48,
                  learning_rate=3e-3,
                  device=device, max_minutes=minutes, threads=threads, command=command, show_progress=False)
-    card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"]}
+    card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
+                                "generator_version": manifest.get("generator_version")}
     (model_dir / CARD_NAME).write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     target = _install_dir(install_dir) / indication
     target.mkdir(parents=True, exist_ok=True)
