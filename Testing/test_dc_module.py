@@ -124,7 +124,7 @@ def test_panel_renders_uncramped(qapp, tmp_path):
     find("outputSelector").addItems(["Create new volume"])
     find("uncertaintyOutputSelector").addItems(["Create new volume"])
     find("suggestionLabel").setText("Suggested from the body coverage: Aorta")
-    find("statusLabel").setText("inference: sliding-window inference 64% (12 s)")
+    find("statusLabel").setText("inference: inference 64% (12 s)")
     find("uncertaintyCheckBox").setChecked(True)
     find("progressBar").setVisible(True)
     find("progressBar").setValue(640)

@@ -438,7 +438,7 @@ def test_evaluate_model_reports_default_and_matched_contrast_level(tiny_model, t
 def test_windows_start_at_multiples_of_the_network_stride():
     from monai.data.utils import dense_patch_slices
 
-    from NetZeroAICT.synthesis.engine import network_stride
+    from NetZeroAICT.synthesis.network import network_stride
     from NetZeroAICT.synthesis.inference import aligned_region
 
     assert network_stride(TINY) == 4 and network_stride({"name": "monai.networks.nets.BasicUNet"}) == 16
@@ -489,3 +489,62 @@ def test_phantom_dataset_remakes_cases_of_an_older_foundry(tmp_path, monkeypatch
     build_phantom_dataset("aorta", folder, 1, 1, log=made.append)
     assert len(made) == 1 and "aorta_00001" in made[0]
     assert json.loads(case.read_text())["generator_version"] == GENERATOR_VERSION
+
+
+def test_exact_inference_is_the_whole_volume_output_however_it_is_cut(tiny_model):
+    """``exact`` mode gives the network's output on the whole volume at once, whether it runs in one slab or
+    in many: every kept voxel sees its full receptive field. Sliding windows do not (their borders are
+    zero-padded), so they differ from it."""
+    import torch
+
+    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement, receptive_halo
+    from NetZeroAICT.synthesis.network import window_channels
+
+    card, network = load_model(tiny_model, "cpu")
+    ncct, _, _, body = tube_pair(3, shape=(72, 48, 48))
+    hu = ncct.voxels
+    halo = receptive_halo(network, len(card.windows_hu), 4)
+    assert halo % 4 == 0 and 8 <= halo <= 64 and card.inference["halo_vox"] == halo   # written at training
+    # the reference: one forward pass over the whole (stride-padded) volume, with and without the x flip
+    padded = np.pad(hu, [(0, (-n) % 4) for n in hu.shape], constant_values=-1024.0)
+    with torch.inference_mode():
+        x = torch.from_numpy(window_channels(padded, card.windows_hu))[None]
+        whole = (network(x)[0, 0] + torch.flip(network(torch.flip(x, (4,))), (4,))[0, 0]).numpy() / 2
+    whole = whole[:hu.shape[0], :hu.shape[1], :hu.shape[2]] * card.enhancement_scale_hu
+    inside = body.voxels > 0
+    results = {}
+    for name, settings in {"one slab": InferenceSettings(tta_flips=[(), (2,)], align=4),
+                           "many slabs": InferenceSettings(tta_flips=[(), (2,)], align=4, max_slab_voxels=20 * 48 * 48),
+                           "sliding": InferenceSettings(mode="sliding", patch_size=(32, 32, 32), overlap=0.25,
+                                                        tta_flips=[(), (2,)], align=4)}.items():
+        facts = {}
+        mean, std = predict_enhancement(network, hu, card.windows_hu, card.enhancement_scale_hu, card.min_body_hu,
+                                        settings, facts=facts)
+        results[name] = float(np.abs(mean - whole)[inside].max())
+        if name == "many slabs":
+            assert facts["slabs"] > 2 and facts["halo_vox"] == halo
+    assert results["one slab"] < 1e-3 and results["many slabs"] < 1e-3, results
+    assert results["sliding"] > 100 * results["many slabs"], results
+    with pytest.raises(NetZeroAICTError, match="unknown inference mode"):
+        predict_enhancement(network, hu, card.windows_hu, 1.0, card.min_body_hu, InferenceSettings(mode="tiles"))
+
+
+def test_back_to_the_input_grid_matches_simpleitk():
+    """The fast way back to the input grid gives SimpleITK's linear resampling, on oblique anisotropic grids
+    and when the values reach the edge of the model grid."""
+    from NetZeroAICT.synthesis.grids import to_input_grid, to_input_grid_sitk, to_model_grid
+
+    rng = np.random.default_rng(0)
+    for shape, spacing, filled in [((40, 50, 60), (0.7, 0.8, 1.3), "middle"), ((37, 41, 29), (1.1, 0.45, 2.0), "all")]:
+        direction = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+        volume = Volume(rng.normal(0, 100, shape).astype(np.float32), spacing, (3.0, -5.0, 7.0), direction)
+        hu, grid = to_model_grid(volume, 1.5)
+        values = rng.normal(0, 50, hu.shape).astype(np.float32)
+        if filled == "middle":
+            inner = tuple(slice(n // 5, n - n // 4) for n in hu.shape)
+            values[tuple(slice(None) for _ in hu.shape)] = 0.0
+            values[inner] = rng.normal(0, 50, values[inner].shape)
+        fast, reference = to_input_grid(values, grid, volume), to_input_grid_sitk(values, grid, volume)
+        assert fast.shape == reference.shape == shape
+        assert np.abs(fast - reference).max() < 1e-3
+    assert not to_input_grid(np.zeros_like(hu), grid, volume).any()

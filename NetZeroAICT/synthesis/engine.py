@@ -1,6 +1,6 @@
 """SynthesisEngine: a non-contrast CT in, a synthetic CT angiogram, an uncertainty map and a run record out.
 
-Steps: check the input → resample to the model spacing → sliding-window inference with flip TTA (mean and
+Steps: check the input → resample to the model spacing → inference with flip TTA (mean and
 standard deviation) → back onto the exact input grid → gate the enhancement (exactly zero where tiny or
 outside the body) → add it to the NCCT. Tissue, bone and air that receive no enhancement keep their
 scanned values bit for bit.
@@ -22,10 +22,11 @@ from .. import __version__
 from ..errors import NetZeroAICTError
 from ..volume import Volume
 from ..volume_io import volume_sha256
-from .grids import to_input_grid, to_model_grid
+from .grids import input_grid_chunks, to_model_grid
 from .guard import check_before_synthesis
 from .inference import InferenceSettings, SynthesisCancelled, gate_enhancement, predict_enhancement
 from .model_card import ModelCard, find_model_dir, load_model
+from .network import network_stride
 from .record import EnergyMeter, FootprintSettings, footprint, peak_rss_gb
 
 #: ``progress(stage, fraction 0..1 of the whole run, message)``
@@ -101,7 +102,7 @@ class SynthesisEngine:
         indication: indication name (``aorta`` …).
         model_dir: a model folder; None uses the shipped model of the indication.
         device: ``auto``, ``cpu`` or ``cuda``.
-        settings: sliding-window settings; None takes them from the model card.
+        settings: inference settings; None takes them from the model card.
         footprint_settings: numbers for energy and carbon accounting.
         lumen_hu: contrast level asked for, as the mean HU of the synthetic arterial lumen (e.g. 350); the
             enhancement becomes this minus the unenhanced blood HU measured under the predicted lumen.
@@ -141,13 +142,7 @@ class SynthesisEngine:
     def settings(self) -> InferenceSettings:
         if self._settings is not None:
             return self._settings
-        card = self.load()
-        inf = card.inference
-        precision = inf.get("precision", "fp32") if self.device == "cpu" else "fp32"
-        return InferenceSettings(patch_size=tuple(inf.get("roi_size", card.patch_size)), overlap=float(inf["overlap"]),
-                                 tta_flips=[tuple(f) for f in inf["tta_flips"]],
-                                 sw_batch_size=int(inf.get("sw_batch_size", 2)), precision=precision,
-                                 align=network_stride(card.architecture))
+        return card_settings(self.load(), self.device)
 
     def cancel(self) -> None:
         """Ask the running :meth:`synthesize` (from another thread) to stop; it raises
@@ -177,13 +172,13 @@ class SynthesisEngine:
             settings = self.settings
         with recorder.stage("resample", at(0.06), f"resampling to {card.spacing_mm:g} mm"):
             hu_model, grid = to_model_grid(volume, card.spacing_mm)
-        with recorder.stage("inference", at(0.1), "sliding-window inference"):
+        coverage: dict = {}
+        with recorder.stage("inference", at(0.1), "inference"):
             mean, std = predict_enhancement(
                 self.network, hu_model, card.windows_hu, 1.0 if card.normalised else card.enhancement_scale_hu,
                 card.min_body_hu, settings, self.device,
-                progress=lambda f: recorder.report("inference", at(0.1 + 0.75 * f),
-                                                   f"sliding-window inference {100 * f:.0f}%"),
-                cancel=recorder.cancel)
+                progress=lambda f: recorder.report("inference", at(0.1 + 0.75 * f), f"inference {100 * f:.0f}%"),
+                cancel=recorder.cancel, facts=coverage)
             contrast = self._contrast_level(card, mean, hu_model)
             if card.normalised:
                 mean *= contrast["lumen_enhancement_hu"]
@@ -191,21 +186,23 @@ class SynthesisEngine:
             del hu_model
         with recorder.stage("restore", at(0.86), "back to the input grid"):
             ncct = np.asarray(volume.voxels, dtype=np.float32)
-            uncertainty = to_input_grid(std, grid, volume)
-            del std
-            enhancement = gate_enhancement(to_input_grid(mean, grid, volume), ncct, card.enhancement_gate_hu,
-                                           card.min_body_hu, card.max_enhanced_ncct_hu, MAX_HU,
-                                           also_zero=uncertainty)
-            del mean
-            changed = enhancement > 0
-            n_changed = int(np.count_nonzero(changed))
-            stats = {"voxels_enhanced_fraction": round(n_changed / enhancement.size, 6),
-                     "max_enhancement_hu": round(float(enhancement.max()), 2),
-                     "mean_enhancement_in_enhanced_hu": round(float(enhancement[changed].mean()), 2)
-                     if n_changed else 0.0}
-            del changed
-            enhancement += ncct
-            cta_voxels = enhancement
+            cta_voxels = ncct.copy()
+            uncertainty = np.zeros(ncct.shape, dtype=np.float32)
+            n_changed, total, peak = 0, 0.0, 0.0
+            # a few slices at a time: interpolate, gate, add; outside the body box nothing changes
+            for box, (enhancement, unc) in input_grid_chunks([mean, std], grid, volume):
+                gate_enhancement(enhancement, ncct[box], card.enhancement_gate_hu, card.min_body_hu,
+                                 card.max_enhanced_ncct_hu, MAX_HU, also_zero=unc)
+                uncertainty[box] = unc
+                changed = enhancement[enhancement > 0]
+                n_changed += changed.size
+                total += float(changed.sum(dtype=np.float64))
+                peak = max(peak, float(changed.max())) if changed.size else peak
+                cta_voxels[box] += enhancement
+            del mean, std
+            stats = {"voxels_enhanced_fraction": round(n_changed / ncct.size, 6),
+                     "max_enhancement_hu": round(peak, 2),
+                     "mean_enhancement_in_enhanced_hu": round(total / n_changed, 2) if n_changed else 0.0}
         description = card.description
         cta = volume.with_voxels(cta_voxels, description=description, synthetic=True,
                                  model_id=card.model_id, model_version=card.version, indication=self.indication)
@@ -226,10 +223,12 @@ class SynthesisEngine:
             "model": {"id": card.model_id, "version": card.version, "sha256": card.weights["sha256"],
                       "folder": str(self.model_dir), "spacing_mm": card.spacing_mm,
                       "architecture": card.architecture["name"]},
-            "inference": {"patch_size": list(settings.patch_size), "overlap": settings.overlap,
-                          "tta_flips": [list(f) for f in settings.tta_flips], "precision": settings.precision,
-                          "crop_to_body": settings.crop_to_body, "sw_batch_size": settings.sw_batch_size,
-                          "blend": settings.blend, "window_alignment_vox": settings.align},
+            "inference": {**coverage, "tta_flips": [list(f) for f in settings.tta_flips],
+                          "precision": settings.precision, "crop_to_body": settings.crop_to_body,
+                          "alignment_vox": settings.align,
+                          **({"patch_size": list(settings.patch_size), "overlap": settings.overlap,
+                              "sw_batch_size": settings.sw_batch_size, "blend": settings.blend}
+                             if settings.mode == "sliding" else {"max_slab_voxels": settings.max_slab_voxels})},
             "device": _device_facts(self.device),
             "contrast_level": contrast,
             "enhancement": stats,
@@ -274,13 +273,16 @@ class SynthesisEngine:
 UNENHANCED_BLOOD_HU = 40.0
 
 
-def network_stride(architecture: dict) -> int:
-    """How many input voxels one step of the network's coarsest level spans (product of its strides; 16 for
-    BasicUNet's four poolings): sliding windows start at multiples of it."""
-    kwargs = architecture.get("kwargs", {})
-    if "strides" in kwargs:
-        return int(np.prod([s if isinstance(s, int) else max(s) for s in kwargs["strides"]]))
-    return 16 if architecture.get("name", "").endswith("BasicUNet") else 1
+def card_settings(card: ModelCard, device: str = "cpu") -> InferenceSettings:
+    """The inference settings a model card asks for (``bf16`` only on CPU)."""
+    inf = card.inference
+    precision = inf.get("precision", "fp32") if device == "cpu" else "fp32"
+    return InferenceSettings(mode=inf.get("mode", "exact"), halo=inf.get("halo_vox"),
+                             max_slab_voxels=int(inf.get("max_slab_voxels", InferenceSettings.max_slab_voxels)),
+                             patch_size=tuple(inf.get("roi_size", card.patch_size)), overlap=float(inf["overlap"]),
+                             tta_flips=[tuple(f) for f in inf["tta_flips"]],
+                             sw_batch_size=int(inf.get("sw_batch_size", 2)), precision=precision,
+                             align=network_stride(card.architecture))
 
 
 def _device_facts(device: str) -> dict:

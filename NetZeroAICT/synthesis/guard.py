@@ -34,7 +34,7 @@ class NeedsConfirmation(NetZeroAICTError):
 
 def engine_problems(volume: Volume) -> list[str]:
     """What the engine itself cannot work with, beyond input safety: fewer than :data:`MIN_SLICES` voxels
-    along an axis (the sliding window needs a volume)."""
+    along an axis (the network needs a volume)."""
     if min(volume.voxels.shape) < MIN_SLICES:
         return [f"The image is {'×'.join(str(n) for n in volume.shape_ijk)} voxels: a 2D image or a slab of fewer "
                 f"than {MIN_SLICES} slices is not a CT volume the synthesis can work on."]

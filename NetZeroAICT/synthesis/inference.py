@@ -1,10 +1,20 @@
-"""Sliding-window 3D inference with Gaussian blending and flip test-time augmentation.
+"""3D inference of the enhancement with flip test-time augmentation: exact slabs, or MONAI sliding windows.
 
-Works on one HU array at the model's spacing. For every window the network runs once per TTA flip (all flips
-of all windows in one batch); the predictor returns the mean and the mean square of the flipped predictions,
-MONAI blends both with Gaussian weights, and the per-voxel standard deviation follows as
-sqrt(E[x²] − E[x]²). Only the bounding box of the body (HU ≥ ``min_body_hu``, with a margin) is processed:
+Works on one HU array at the model's spacing; the network runs once per TTA flip (all flips in one batch),
+giving the mean and the mean square of the flipped predictions, and the per-voxel standard deviation follows
+as sqrt(E[x²] − E[x]²). Only the bounding box of the body (HU ≥ ``min_body_hu``, with a margin) is processed:
 outside it the enhancement is zero by definition.
+
+Two ways to cover the volume (``InferenceSettings.mode``):
+
+- ``exact`` (the default): the network's output on the *whole* volume at once, computed in slabs along z.
+  Each slab is read with a halo of at least the network's receptive radius (measured from the network,
+  :func:`receptive_halo`) and starts at a multiple of the network's stride, and only its core is kept, so
+  every kept voxel sees exactly the context it has in a single whole-volume pass: the result does not
+  depend on how the volume is cut (no tile seams), and every voxel is computed once (plus the halos).
+- ``sliding``: MONAI's ``sliding_window_inference`` with overlapping windows blended (Gaussian or constant).
+  A zero-padded network sees less context at a window's border, so its output there differs from the
+  whole-volume output, and blended windows leave seams that depend on the tiling.
 """
 
 from __future__ import annotations
@@ -29,22 +39,29 @@ class InferenceSettings:
     """How the sliding window runs.
 
     Attributes:
-        patch_size: window size (z, y, x) in voxels.
-        overlap: fraction of a window shared with its neighbour (MONAI's default is 0.5).
+        mode: ``exact`` (whole-volume output in slabs with a halo) or ``sliding`` (MONAI sliding windows).
+        max_slab_voxels: ``exact``: most voxels (halo included) one slab may hold per TTA flip; bounds memory.
+        halo: ``exact``: voxels read above and below each slab; None = the network's receptive radius,
+            rounded up to a multiple of ``align``.
+        patch_size: ``sliding``: window size (z, y, x) in voxels.
+        overlap: ``sliding``: fraction of a window shared with its neighbour (MONAI's default is 0.5).
         tta_flips: flips to average, each a list of spatial axes (0=z, 1=y, 2=x); ``[[]]`` is no TTA.
         sw_batch_size: windows per network call.
         precision: ``fp32`` or ``bf16`` (autocast; CPU with AVX-512 BF16 or CUDA).
         crop_to_body: run only inside the body's bounding box.
         body_margin_vox: margin around the body box, voxels.
-        skip_empty_windows: windows without a body voxel (all below ``min_body_hu``) get enhancement 0
+        skip_empty_windows: windows (slabs) without a body voxel (all below ``min_body_hu``) get enhancement 0
             without running the network; exact, since every voxel they hold is gated to 0 anyway.
-        blend: how overlapping windows are combined: ``gaussian`` (weights falling off towards the window's
+        blend: ``sliding``: how overlapping windows are combined: ``gaussian`` (weights falling off towards the window's
             edge) or ``constant`` (plain mean, MONAI's default).
-        align: every window starts at a multiple of this many voxels of the model grid (the product of the
+        align: every window (slab) starts at a multiple of this many voxels of the model grid (the product of the
             network's strides): a strided network sees the same voxels the same way in every tiling, so
             tilings differ only by the windows' borders. 1 turns alignment off.
     """
 
+    mode: str = "exact"
+    max_slab_voxels: int = 16_000_000
+    halo: int | None = None
     patch_size: Sequence[int] = (64, 64, 64)
     overlap: float = 0.25
     tta_flips: Sequence[Sequence[int]] = ((), (2,))
@@ -86,6 +103,44 @@ def aligned_region(box: tuple[slice, slice, slice], shape, patch, align: int) ->
     return tuple(slices), pads
 
 
+def receptive_halo(network, n_channels: int, align: int, device: str = "cpu") -> int:
+    """How far (voxels) the network's output at a voxel reaches into its input, rounded up to a multiple of
+    ``align``: measured once per network from the gradient of a block of ``align``³ outputs (every phase of
+    the strides) with respect to a random input, and cached on the network."""
+    import torch
+
+    cached = getattr(network, "_netzeroaict_halo", None)
+    if cached is not None and cached[0] == align:
+        return cached[1]
+    size = 8 * align
+    while True:
+        with torch.enable_grad():
+            x = torch.rand((1, n_channels) + (size,) * 3, device=device, requires_grad=True)
+            c = size // 2 - align // 2
+            block = (slice(None), slice(None)) + (slice(c, c + align),) * 3
+            network(x)[block].sum().backward()
+        reach = torch.nonzero(x.grad.abs().sum(dim=(0, 1)) > 0)
+        low, high = reach.min(dim=0).values, reach.max(dim=0).values
+        radius = int(max((c - low).max(), (high - (c + align - 1)).max()))
+        if int(low.min()) > 0 and int(high.max()) < size - 1 or size >= 64 * align:
+            break
+        size *= 2   # the reach touched the probe's border: measure again on a bigger probe
+    halo = -(-radius // align) * align
+    network._netzeroaict_halo = (align, halo)
+    return halo
+
+
+def slab_plan(depth: int, plane_voxels: int, halo: int, align: int, max_slab_voxels: int) -> list[tuple[int, int, int, int]]:
+    """Slabs along z covering ``depth`` rows: (read_start, read_stop, keep_start, keep_stop), each read range at
+    most ``max_slab_voxels`` (or one aligned core plus its halos), read starts at multiples of ``align``."""
+    rows = max(int(max_slab_voxels) // max(int(plane_voxels), 1), 1)
+    if depth <= rows:
+        return [(0, depth, 0, depth)]
+    core = max((rows - 2 * halo) // align * align, align)
+    return [(max(start - halo, 0), min(start + core + halo, depth), start, min(start + core, depth))
+            for start in range(0, depth, core)]
+
+
 def count_windows(shape: Sequence[int], patch: Sequence[int], overlap: float) -> int:
     """Number of windows MONAI's sliding window visits for an image of ``shape`` (z, y, x)."""
     total = 1
@@ -99,7 +154,7 @@ def count_windows(shape: Sequence[int], patch: Sequence[int], overlap: float) ->
 def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_hu: float, min_body_hu: float,
                         settings: InferenceSettings, device: str = "cpu",
                         progress: Callable[[float], None] | None = None,
-                        cancel: threading.Event | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        cancel: threading.Event | None = None, facts: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Predict the enhancement of a whole volume.
 
     Args:
@@ -111,9 +166,16 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
         settings: sliding-window settings.
         progress: called with the fraction of windows done (0..1).
         cancel: when set, the run stops with :class:`SynthesisCancelled` at the next window.
+        facts: when given, filled with how the volume was covered (mode, halo, slabs or windows), for the run record.
     Returns:
         (mean, std): float32 arrays shaped like ``hu``: TTA mean enhancement and its standard deviation, HU.
     """
+    if settings.mode == "exact":
+        return _predict_exact(network, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
+                              progress, cancel, facts if facts is not None else {})
+    if settings.mode != "sliding":
+        raise NetZeroAICTError(f"unknown inference mode {settings.mode!r}", where="inference settings: mode",
+                               hint="use exact or sliding")
     import torch
     from monai.inferers import sliding_window_inference
 
@@ -129,6 +191,8 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
     if any(pads):
         region = np.pad(region, [(0, p) for p in pads], constant_values=-1024.0)
     total = count_windows(region.shape, patch, settings.overlap)
+    if facts is not None:
+        facts.update(mode="sliding", region_zyx=list(region.shape), windows=total)
     done = [0]
     flips = [tuple(int(a) + 2 for a in f) for f in settings.tta_flips]
     use_bf16 = settings.precision == "bf16"
@@ -145,14 +209,8 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
             torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
         if not bool(keep.any()):
             return result
-        x = x[keep]
-        batch = torch.cat([torch.flip(x, f) if f else x for f in flips], dim=0)
-        inputs = window_channels_torch(batch, windows_hu)
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
-            out = network(inputs)
-        out = out.float().split(x.shape[0], dim=0)
-        stacked = torch.stack([torch.flip(o, f) if f else o for o, f in zip(out, flips)], dim=0)
-        result[keep] = torch.cat([stacked.mean(0), (stacked ** 2).mean(0)], dim=1)
+        m, q = _flipped_predictions(network, x[keep], windows_hu, flips, use_bf16, device_type)
+        result[keep] = torch.cat([m, q], dim=1)
         return result
 
     with torch.inference_mode():
@@ -165,6 +223,88 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
         variance = (second - first ** 2).clamp_min(0.0)
         mean[box] = (first * enhancement_scale_hu).cpu().numpy()
         std[box] = (variance.sqrt() * enhancement_scale_hu).cpu().numpy()
+    return mean, std
+
+
+def _flipped_predictions(network, x, windows_hu, flips, use_bf16: bool, device_type: str):
+    """Mean and mean square (each (B, 1, …)) of the network's predictions over the TTA flips of ``x``."""
+    import torch
+
+    batch = torch.cat([torch.flip(x, f) if f else x for f in flips], dim=0)
+    inputs = window_channels_torch(batch, windows_hu)
+    del batch
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
+        out = network(inputs)
+    del inputs
+    out = out.float().split(x.shape[0], dim=0)
+    first = second = None
+    for o, f in zip(out, flips):
+        o = torch.flip(o, f) if f else o
+        first = o.clone() if first is None else first.add_(o)
+        second = o * o if second is None else second.addcmul_(o, o)
+    return first / len(flips), second / len(flips)
+
+
+def _predict_exact(network, hu: np.ndarray, windows_hu, enhancement_scale_hu: float, min_body_hu: float,
+                   settings: InferenceSettings, device: str, progress, cancel, facts: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``predict_enhancement`` in ``exact`` mode: the whole-volume output, in slabs with a halo."""
+    import torch
+
+    mean = np.zeros(hu.shape, dtype=np.float32)
+    std = np.zeros(hu.shape, dtype=np.float32)
+    align = max(int(settings.align), 1)
+    halo = int(settings.halo) if settings.halo is not None else \
+        receptive_halo(network, len(windows_hu), align, device)
+    # the body box grown by the halo: what lies further out cannot reach a body voxel
+    box = body_box(hu, min_body_hu, max(settings.body_margin_vox, halo)) if settings.crop_to_body else \
+        tuple(slice(0, n) for n in hu.shape)
+    if box is None:
+        return mean, std
+    starts = [b.start // align * align for b in box]
+    box = tuple(slice(s0, b.stop) for s0, b in zip(starts, box))
+    region = np.ascontiguousarray(hu[box], dtype=np.float32)
+    pads = [(-n) % align for n in region.shape]   # the network needs sizes divisible by its stride
+    if any(pads):
+        region = np.pad(region, [(0, p) for p in pads], constant_values=-1024.0)
+    depth = region.shape[0]
+    plan = slab_plan(depth, region.shape[1] * region.shape[2], halo, align, settings.max_slab_voxels)
+    facts.update(mode="exact", halo_vox=halo, region_zyx=list(region.shape), slabs=len(plan))
+    flips = [tuple(int(a) + 2 for a in f) for f in settings.tta_flips]
+    use_bf16 = settings.precision == "bf16"
+    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
+    first = np.zeros(region.shape, dtype=np.float32)
+    second = np.zeros(region.shape, dtype=np.float32)
+    steps = len(plan) * len(flips)
+    with torch.inference_mode():
+        for n_slab, (read0, read1, keep0, keep1) in enumerate(plan):
+            if settings.skip_empty_windows and not (region[keep0:keep1] >= min_body_hu).any():
+                continue
+            x = window_channels_torch(torch.from_numpy(region[read0:read1])[None, None].to(device), windows_hu)
+            for n_flip, flip in enumerate(flips):   # one flip at a time: half the memory, finer progress
+                if cancel is not None and cancel.is_set():
+                    raise SynthesisCancelled("synthesis cancelled", hint="run it again to get a result")
+                if progress is not None:
+                    progress((n_slab * len(flips) + n_flip) / steps)
+                with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
+                    out = network(torch.flip(x, flip) if flip else x)
+                out = out.float()[0, 0]
+                out = (torch.flip(out, [a - 2 for a in flip]) if flip else out)[keep0 - read0:keep1 - read0]
+                out = out.cpu().numpy()
+                first[keep0:keep1] += out
+                second[keep0:keep1] += out * out
+                del out
+            del x
+    if progress is not None:
+        progress(1.0)
+    first /= len(flips)
+    second /= len(flips)
+    inside = tuple(slice(0, b.stop - b.start) for b in box)
+    first, second = first[inside], second[inside]
+    np.subtract(second, first * first, out=second)
+    np.maximum(second, 0.0, out=second)
+    np.sqrt(second, out=second)
+    mean[box] = first * np.float32(enhancement_scale_hu)
+    std[box] = second * np.float32(enhancement_scale_hu)
     return mean, std
 
 

@@ -45,7 +45,10 @@ CARD_SCHEMA = {
         "max_enhanced_ncct_hu": {"type": "number"},
         "patch_size": {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "integer", "minimum": 16}},
         "inference": {"type": "object", "required": ["overlap", "tta_flips"],
-                      "properties": {"overlap": {"type": "number", "minimum": 0, "maximum": 0.9},
+                      "properties": {"mode": {"enum": ["exact", "sliding"]},
+                                     "max_slab_voxels": {"type": "integer", "minimum": 1000},
+                                     "halo_vox": {"type": "integer", "minimum": 0},
+                                     "overlap": {"type": "number", "minimum": 0, "maximum": 0.9},
                                      "tta_flips": {"type": "array", "minItems": 1,
                                                    "items": {"type": "array", "items": {"enum": [0, 1, 2]}}},
                                      "sw_batch_size": {"type": "integer", "minimum": 1},
@@ -85,11 +88,13 @@ class ModelCard:
             value at t1 HU; keeps tissue without enhancement exactly as scanned.
         min_body_hu: voxels of the NCCT below this HU (air, lung parenchyma) are never changed.
         max_enhanced_ncct_hu: voxels of the NCCT above this HU (bone, calcium) are never changed.
-        patch_size: sliding-window size (z, y, x) in voxels at ``spacing_mm``.
-        inference: ``overlap`` (fraction), ``tta_flips`` (list of lists of spatial axes 0=z 1=y 2=x),
-            ``sw_batch_size``, optional ``roi_size`` (inference window, voxels; default ``patch_size``: the
-            network is convolutional with batch norm, so a larger window than the training patch is valid) and
-            ``precision`` (fp32 | bf16, CPU only).
+        patch_size: training patch (z, y, x) in voxels at ``spacing_mm`` (and the default ``sliding`` window).
+        inference: ``mode`` (``exact``, the default: the whole-volume output in slabs with a halo, optional
+            ``max_slab_voxels`` and ``halo_vox``, the network's receptive radius rounded up to its stride,
+            written at training and measured at run time when absent; or ``sliding``: MONAI sliding windows), ``tta_flips`` (list of lists of
+            spatial axes 0=z 1=y 2=x), ``precision`` (fp32 | bf16, CPU only), and for ``sliding``: ``overlap``
+            (fraction), ``sw_batch_size``, optional ``roi_size`` (window, voxels; default ``patch_size``: the
+            network is convolutional with batch norm, so a larger window than the training patch is valid).
         weights: ``{"file": "model.safetensors", "sha256": hex}``.
         contrast_level: ``{"normalised": true, "training_lumen_enhancement_hu": [min, max]}`` when the network
             predicts the enhancement in units of the case's lumen enhancement (how much contrast a scan got is

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .evaluation import case_metrics, summarise
-from .model_card import CARD_NAME, REPO_DIR, WEIGHTS_NAME, ModelCard, read_card
+from .model_card import CARD_NAME, REPO_DIR, WEIGHTS_NAME, ModelCard, load_model, read_card
 from .training import CARD_NOTES, train
 
 VALIDATION_SEEDS = (10001,)
@@ -144,6 +144,14 @@ def reevaluate_model(indication: str, work_dir="build/models-work", install_dir=
     metrics = evaluate_model(target, data, manifest["split"]["test"], device)
     metrics["test_seeds"] = manifest["seeds"]["test"]
     card.metrics_held_out = metrics
+    if "mode" not in card.inference or "halo_vox" not in card.inference:
+        # a card from before exact inference: say how the engine ran it (and runs it now)
+        from .inference import receptive_halo
+        from .network import network_stride
+
+        _, network = load_model(target, device)
+        card.inference = {"mode": "exact", **card.inference, "halo_vox": receptive_halo(
+            network, len(card.windows_hu), network_stride(card.architecture), device)}
     card.notes = CARD_NOTES  # the current description of what the metrics mean
     tmp = target / f".{CARD_NAME}.tmp"
     tmp.write_text(json.dumps(card.to_dict(), indent=2) + "\n")

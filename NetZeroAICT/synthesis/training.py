@@ -1,7 +1,7 @@
 """Training a synthesis model on paired NCCT/CTA cases.
 
 Loss = vessel-weighted L1 of the enhancement + λ · L1 of its spatial gradients (keeps vessel edges sharp).
-Each epoch ends with validation on whole validation cases (sliding window at the model spacing), a CSV log
+Each epoch ends with validation on whole validation cases (the engine's inference at the model spacing), a CSV log
 row and a checkpoint (safetensors + JSON, never pickle) from which ``resume=True`` continues. The final
 model folder holds the weights with the best validation score and a model card saying exactly what they
 were trained on.
@@ -21,9 +21,9 @@ import numpy as np
 
 from ..errors import NetZeroAICTError
 from ..indications import get_indication
-from .inference import InferenceSettings, predict_enhancement
+from .inference import InferenceSettings, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model
-from .network import build_network, default_architecture, window_channels_torch
+from .network import build_network, default_architecture, network_stride, window_channels_torch
 from .training_data import PatchSampler, load_training_case, read_manifest
 
 #: Per-indication model spacing (mm), the phantoms' own spacing: coarse enough for 2 CPU cores, fine enough
@@ -76,7 +76,7 @@ def validation_metrics(network, crops, card: ModelCard, device: str) -> dict:
     A contrast-normalised model is scored at each case's own lumen enhancement (the level is a run setting)."""
     from .inference import gate_enhancement
 
-    settings = InferenceSettings(patch_size=card.patch_size, overlap=0.25, tta_flips=[()], sw_batch_size=2)
+    settings = InferenceSettings(mode="exact", tta_flips=[()], align=network_stride(card.architecture))
     lumen_mae, other_mae = [], []
     network.eval()
     for case in crops:
@@ -148,8 +148,8 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
                      architecture=architecture or default_architecture(len(WINDOWS_HU)),
                      spacing_mm=float(spacing_mm or MODEL_SPACING_MM[indication]), windows_hu=WINDOWS_HU,
                      enhancement_scale_hu=ENHANCEMENT_SCALE_HU, patch_size=[patch] * 3,
-                     inference={"overlap": 0.25, "roi_size": [96, 96, 96], "tta_flips": [[], [2]],
-                                "sw_batch_size": 1, "precision": "fp32"}, notes=CARD_NOTES)
+                     inference={"mode": "exact", "tta_flips": [[], [2]], "precision": "fp32",
+                                "overlap": 0.25, "roi_size": [96, 96, 96], "sw_batch_size": 1}, notes=CARD_NOTES)
 
 
 def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epoch: int = 40, batch_size: int = 2,
@@ -274,6 +274,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "command": command or "", "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"), "last_epoch": history[-1] if history else {},
     }
+    network.eval()
+    card.inference["halo_vox"] = receptive_halo(network, len(card.windows_hu), network_stride(card.architecture),
+                                                device)
     save_model(network, card, out_dir)
     os.remove(out_dir / ".best.safetensors")
     return card

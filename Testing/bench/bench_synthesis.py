@@ -1,16 +1,18 @@
-"""Synthesis: 512×512×400 NCCT → synthetic CTA with the shipped aorta model, fast path vs MONAI defaults.
+"""Synthesis: 512×512×400 NCCT → synthetic CTA with the shipped aorta model, shipped path vs MONAI defaults.
 
 Each configuration runs in its own process (so its peak RSS is its own) on the same input and weights:
-- shipped: the model card's settings (window 96³, overlap 0.25, Gaussian blending, body crop, body-free windows
-  skipped, flip TTA);
+- shipped: the model card's settings: ``exact`` inference (the network's output on the whole body at once, in
+  slabs with a halo of its receptive radius), flip TTA;
 - shipped, no TTA: the same with a single pass (no uncertainty map);
+- shipped, thin slabs: ``exact`` forced into slabs of ≤ 2 M voxels (many slabs, many halos): the same
+  numbers as the shipped run are expected, since the result does not depend on how the volume is cut;
 - MONAI defaults: ``sliding_window_inference`` with its defaults (overlap 0.5, constant blending, one window per
-  call, fp32) on the whole volume, same window size (96³) and TTA;
+  call, fp32) on the whole volume, 96³ window, same TTA;
 - MONAI defaults, training patch: the same with the 48³ training patch as the window.
-Every configuration starts its windows at multiples of the network's stride (8 voxels), as the engine does.
-Reported: end-to-end synthesis time (input check → resampling → inference → back to the input grid), peak
-RSS, speed ratios, and the difference of the output (HU) to MONAI's defaults: its maximum, its 99.99th
-percentile and the fraction of voxels that differ by more than 1 HU.
+Every configuration starts its windows or slabs at multiples of the network's stride (8 voxels).
+Reported: end-to-end synthesis time (input check → resampling → inference → back to the input grid), the
+inference stage alone, peak RSS, speed ratios, and differences of the output (HU): maximum, 99.99th percentile
+and the fraction of voxels that differ by more than 1 HU.
 """
 
 from __future__ import annotations
@@ -48,26 +50,26 @@ def _make_input(path: Path) -> None:
 
 def _worker(mode: str, input_path: str, output_npy: str) -> None:
     import time
+    from dataclasses import replace
 
     import torch
 
     from NetZeroAICT import read_volume
     from NetZeroAICT.synthesis import InferenceSettings, SynthesisEngine, read_card
+    from NetZeroAICT.synthesis.engine import card_settings
     from NetZeroAICT.synthesis.model_card import find_model_dir
+    from NetZeroAICT.synthesis.network import network_stride
 
     torch.set_num_threads(2)
     volume = read_volume(input_path)
     card = read_card(find_model_dir("aorta"))
-    settings = None
-    if mode == "no_tta":
-        inf = card.inference
-        settings = InferenceSettings(patch_size=inf.get("roi_size", card.patch_size), overlap=inf["overlap"],
-                                     tta_flips=[()], sw_batch_size=inf.get("sw_batch_size", 1))
-    elif mode in ("monai_default", "monai_patch"):
-        from NetZeroAICT.synthesis.engine import network_stride
-
+    shipped = card_settings(card, "cpu")   # from the card alone: loading the model is part of the timed run
+    settings = {"shipped": shipped,
+                "no_tta": replace(shipped, tta_flips=[()]),
+                "thin_slabs": replace(shipped, max_slab_voxels=2_000_000)}.get(mode)
+    if mode in ("monai_default", "monai_patch"):
         roi = card.inference.get("roi_size", card.patch_size) if mode == "monai_default" else card.patch_size
-        settings = InferenceSettings(patch_size=roi, overlap=0.5,
+        settings = InferenceSettings(mode="sliding", patch_size=roi, overlap=0.5,
                                      tta_flips=[tuple(f) for f in card.inference["tta_flips"]], sw_batch_size=1,
                                      precision="fp32", crop_to_body=False, skip_empty_windows=False, blend="constant",
                                      align=network_stride(card.architecture))
@@ -77,7 +79,7 @@ def _worker(mode: str, input_path: str, output_npy: str) -> None:
     seconds = time.perf_counter() - start
     np.save(output_npy, result.cta.voxels)
     print(json.dumps({"seconds": seconds, "peak_rss_gb": result.record["peak_rss_gb"],
-                      "timings_s": result.record["timings_s"]}))
+                      "timings_s": result.record["timings_s"], "inference": result.record["inference"]}))
 
 
 def _run_worker(mode: str, input_path: Path, output: Path) -> dict:
@@ -102,10 +104,14 @@ def run() -> list[dict]:
         tmp = Path(tmp)
         _make_input(tmp / "ncct.nrrd")
         results = {}
-        for mode in ("shipped", "no_tta", "monai_default", "monai_patch"):
+        modes = ("shipped", "no_tta", "thin_slabs", "monai_default", "monai_patch")
+        for mode in modes:
             results[mode] = _run_worker(mode, tmp / "ncct.nrrd", tmp / f"{mode}.npy")
-            print(f"   ({mode}: {results[mode]['seconds']:.1f} s, peak {results[mode]['peak_rss_gb']:.2f} GB)", flush=True)
-        labels = {"shipped": "shipped settings (TTA ×2)", "no_tta": "shipped settings, no TTA",
+            r = results[mode]
+            print(f"   ({mode}: {r['seconds']:.1f} s, inference {r['timings_s']['inference']:.1f} s, "
+                  f"peak {r['peak_rss_gb']:.2f} GB; {r['inference']})", flush=True)
+        labels = {"shipped": "shipped (exact, TTA ×2)", "no_tta": "shipped, no TTA",
+                  "thin_slabs": "shipped in thin slabs (≤ 2 M voxels each)",
                   "monai_default": "MONAI defaults, 96³ window (overlap 0.5, constant blending, fp32, TTA ×2)",
                   "monai_patch": "MONAI defaults, 48³ training patch as window (TTA ×2)"}
         for mode, label in labels.items():
@@ -113,18 +119,22 @@ def run() -> list[dict]:
             rows.append({"what": f"512×512×400 end-to-end, {label}", "value": f"{r['seconds']:.1f} s",
                          "goal": "≤ 15 s" if mode in ("shipped", "no_tta") else "baseline", "timings_s": r["timings_s"]})
             rows.append({"what": f"peak RSS, {label}", "value": f"{r['peak_rss_gb']:.2f} GB", "goal": "≤ 4 GB"})
-        shipped = np.load(tmp / "shipped.npy", mmap_mode="r")
         for base_mode in ("monai_default", "monai_patch"):
-            rows.append({"what": f"speed ratio {labels[base_mode]} / shipped",
-                         "value": f"{results[base_mode]['seconds'] / results['shipped']['seconds']:.2f}×",
+            base, ours = results[base_mode], results["shipped"]
+            rows.append({"what": f"speed ratio {labels[base_mode]} / shipped: end-to-end (inference stage alone)",
+                         "value": f"{base['seconds'] / ours['seconds']:.2f}× "
+                                  f"({base['timings_s']['inference'] / ours['timings_s']['inference']:.2f}×)",
                          "goal": "≥ 2×"})
-            base = np.load(tmp / f"{base_mode}.npy", mmap_mode="r")
-            diff = np.concatenate([np.abs(shipped[z:z + 50] - base[z:z + 50]).ravel()
-                                   for z in range(0, base.shape[0], 50)])
-            rows.append({"what": f"|ΔHU| shipped vs {labels[base_mode]}: max / 99.99th percentile / voxels > 1 HU",
-                         "value": f"{diff.max():.1f} / {np.percentile(diff, 99.99):.2f} HU / "
-                                  f"{100 * np.mean(diff > 1):.3f} %",
-                         "goal": "max ≤ 1 HU"})
+        pairs = [("shipped", "monai_default", "max ≤ 1 HU"), ("shipped", "monai_patch", "max ≤ 1 HU"),
+                 ("shipped", "thin_slabs", "max ≤ 1 HU (the result does not depend on the slabs)"),
+                 ("monai_default", "monai_patch", "two MONAI tilings of the same network, for scale")]
+        for a_mode, b_mode, goal in pairs:
+            a = np.load(tmp / f"{a_mode}.npy", mmap_mode="r")
+            b = np.load(tmp / f"{b_mode}.npy", mmap_mode="r")
+            diff = np.concatenate([np.abs(a[z:z + 50] - b[z:z + 50]).ravel() for z in range(0, a.shape[0], 50)])
+            rows.append({"what": f"|ΔHU| {labels[a_mode]} vs {labels[b_mode]}: max / 99.99th percentile / voxels > 1 HU",
+                         "value": f"{diff.max():.2f} / {np.percentile(diff, 99.99):.2f} HU / "
+                                  f"{100 * np.mean(diff > 1):.3f} %", "goal": goal})
             del diff
     return rows
 
