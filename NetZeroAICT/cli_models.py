@@ -6,6 +6,7 @@ import shlex
 import sys
 
 from .indications import INDICATIONS
+from .synthesis.training import RECIPE
 
 
 def register(subparsers) -> None:
@@ -18,10 +19,10 @@ def register(subparsers) -> None:
     t.add_argument("--data", required=True, help="dataset folder")
     t.add_argument("--out", required=True, help="model folder to write")
     t.add_argument("--epochs", type=int, default=20)
-    t.add_argument("--steps-per-epoch", type=int, default=40)
-    t.add_argument("--batch-size", type=int, default=2)
-    t.add_argument("--patch", type=int, default=64, help="patch edge, voxels at the model spacing")
-    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--steps-per-epoch", type=int, default=RECIPE["steps_per_epoch"])
+    t.add_argument("--batch-size", type=int, default=RECIPE["batch_size"])
+    t.add_argument("--patch", type=int, default=RECIPE["patch"], help="patch edge, voxels at the model spacing")
+    t.add_argument("--lr", type=float, default=RECIPE["learning_rate"])
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out")

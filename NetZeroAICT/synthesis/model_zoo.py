@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .evaluation import case_metrics, summarise
 from .model_card import CARD_NAME, REPO_DIR, WEIGHTS_NAME, ModelCard, load_model, read_card
-from .training import CARD_NOTES, train
+from .training import CARD_NOTES, RECIPE, train
 
 VALIDATION_SEEDS = (10001,)
 TEST_SEED_START = 20001
@@ -111,8 +111,7 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     command = (f"python -m NetZeroAICT models --indication {indication} --minutes {minutes:g} "
                f"--train-cases {n_train} --test-cases {n_test}")
     log(f"[{indication}] training for {minutes:g} min")
-    card = train(indication, data, model_dir, epochs=1000, steps_per_epoch=25, batch_size=2, patch=48,
-                 learning_rate=3e-3,
+    card = train(indication, data, model_dir, epochs=1000, **RECIPE,
                  device=device, max_minutes=minutes, threads=threads, command=command, show_progress=False)
     card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
                                 "generator_version": manifest.get("generator_version")}

@@ -152,8 +152,13 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
                                 "overlap": 0.25, "roi_size": [96, 96, 96], "sw_batch_size": 1}, notes=CARD_NOTES)
 
 
-def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epoch: int = 40, batch_size: int = 2,
-          patch: int = 64, learning_rate: float = 2e-3, seed: int = 0, device: str = "cpu",
+#: The recipe of the shipped models (``make models``); also the defaults of ``python -m NetZeroAICT train``.
+RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3}
+
+
+def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epoch: int = RECIPE["steps_per_epoch"],
+          batch_size: int = RECIPE["batch_size"], patch: int = RECIPE["patch"],
+          learning_rate: float = RECIPE["learning_rate"], seed: int = 0, device: str = "cpu",
           spacing_mm: float | None = None, max_minutes: float | None = None, resume: bool = False,
           architecture: dict | None = None, command: str | None = None, show_progress: bool = True,
           threads: int | None = None, normalise: bool = True) -> ModelCard:
