@@ -4,8 +4,9 @@ Each configuration runs in its own process (so its peak RSS is its own) on the s
 - shipped: the model card's settings: ``exact`` inference (the network's output on the whole body at once, in
   slabs with a halo of its receptive radius), flip TTA;
 - shipped, no TTA: the same with a single pass (no uncertainty map);
-- shipped, thin slabs: ``exact`` with ``max_slab_voxels`` 2 M, which leaves 8-row slab cores, each read with its 2 × 32-row halo (24 slabs): the same
-  numbers as the shipped run are expected, since the result does not depend on how the volume is cut;
+- shipped, thin slabs: ``exact`` with ``max_slab_voxels`` 2 M, which leaves 8-row slab cores, each read with
+  its 2 × 32-row halo (24 slabs): the same numbers as the shipped run are expected, since the result does not
+  depend on how the volume is cut;
 - MONAI defaults: ``sliding_window_inference`` with its defaults (overlap 0.5, constant blending, one window per
   call, fp32) on the whole volume, 96³ window, same TTA;
 - MONAI defaults, training patch: the same with the 48³ training patch as the window.
