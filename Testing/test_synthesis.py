@@ -548,3 +548,59 @@ def test_back_to_the_input_grid_matches_simpleitk():
         assert fast.shape == reference.shape == shape
         assert np.abs(fast - reference).max() < 1e-3
     assert not to_input_grid(np.zeros_like(hu), grid, volume).any()
+
+
+def test_hard_negative_mining_finds_false_contrast_and_sampler_draws_it(tmp_path):
+    """A network that enhances every blood-like voxel paints the lumen (right) and an unopacified vein
+    (wrong): mining returns exactly the vein, and negative patches are then centred on it."""
+    import torch
+
+    from NetZeroAICT.synthesis.training import mine_hard_negatives, new_card
+    from NetZeroAICT.synthesis.training_data import PatchSampler, load_training_case
+
+    ncct, cta, lumen, body = tube_pair(5)
+    z, y, x = np.indices(ncct.voxels.shape)
+    vein = (((y - 34) ** 2 + (x - 14) ** 2) <= 6) & (lumen.voxels == 0) & (body.voxels > 0)
+    vein &= ~ndimage.binary_dilation(lumen.voxels > 0, iterations=3)
+    ncct.voxels[vein] += 140.0   # fat (−100 HU) → unenhanced blood (≈ 40 HU), the same in both phases
+    cta.voxels[vein] += 140.0
+    case_dir = tmp_path / "case"
+    case_dir.mkdir()
+    for name, volume in (("ncct", ncct), ("cta", cta), ("lumen", lumen), ("body", body)):
+        write_volume(volume, case_dir / f"{name}.nii.gz")
+    case = load_training_case(case_dir, 1.5)
+
+    class BloodDetector(torch.nn.Module):   # 1 (one lumen enhancement) where the 0–100 HU window reads 20–70 HU
+        def forward(self, channels):
+            w = channels[:, 2:3]
+            return torch.sigmoid(200 * (w - 0.2)) * torch.sigmoid(200 * (0.7 - w))
+
+    card = new_card("aorta", 1.5, 32, TINY)
+    card.contrast_level = {"normalised": True, "training_lumen_enhancement_hu": [300.0, 320.0]}
+    (points,) = mine_hard_negatives(BloodDetector(), [case], card, "cpu")
+    mined = np.zeros(case.lumen.shape, dtype=bool)
+    mined[tuple(points.T)] = True
+    assert mined.sum() >= 0.99 * vein.sum() and not (mined & ~vein).any()
+
+    sampler = PatchSampler([case], (16, 16, 16), vessel_fraction=0.0, blood_like_fraction=1.0, hard_fraction=1.0)
+    sampler.set_hard_negatives(0, np.array([[20, 24, 30]]))
+    hu, _, _ = sampler.sample(6)
+    expected = np.sort(case.ncct_hu[12:28, 16:32, 22:38], axis=None)
+    for patch in hu[:, 0]:   # every negative patch is the box around the hard negative (randomly flipped)
+        np.testing.assert_array_equal(np.sort(patch, axis=None), expected)
+    sampler.set_hard_negatives(0, np.zeros((0, 3)))   # mining off: blood-like tissue again (here: the vein)
+    hu, _, _ = sampler.sample(6)
+    assert all(np.isin(np.sort(p, axis=None), expected).mean() < 1 for p in hu[:, 0])
+
+
+def test_training_mines_hard_negatives_on_schedule(tmp_path):
+    from NetZeroAICT.synthesis.training import train
+
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=2, steps_per_epoch=2, batch_size=1, patch=32,
+                 architecture=TINY, spacing_mm=1.5, show_progress=False, mine_every=2)
+    rows = (tmp_path / "m" / "train_log.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    column = header.index("hard_negative_voxels")
+    assert rows[1].split(",")[column] == "" and rows[2].split(",")[column].isdigit()
+    assert card.training["mine_every"] == 2 and "hard negatives" in card.training["sampling"]

@@ -99,6 +99,32 @@ def validation_metrics(network, crops, card: ModelCard, device: str) -> dict:
     return result
 
 
+#: A voxel away from the vessels is a hard negative when the network puts this much more enhancement there
+#: than the target has (HU; the lumen Dice threshold is 150 HU, unenhanced blood ≈ 40 HU).
+HARD_NEGATIVE_HU = 50.0
+
+
+def mine_hard_negatives(network, cases, card: ModelCard, device: str) -> list[np.ndarray]:
+    """Per training case, the voxels (n, 3; z, y, x) away from the vessels and enhancing organs (loss weight 1)
+    where the network, run as the engine runs it (whole case, no TTA, gated), synthesises at least
+    :data:`HARD_NEGATIVE_HU` more enhancement than the target: the false contrast to train against next."""
+    from .inference import gate_enhancement
+
+    settings = InferenceSettings(mode="exact", tta_flips=[()], align=network_stride(card.architecture))
+    was_training = network.training
+    network.eval()
+    found = []
+    for case in cases:
+        scale = case.lumen_enhancement_hu if card.normalised else card.enhancement_scale_hu
+        pred, _ = predict_enhancement(network, case.ncct_hu, card.windows_hu, scale, card.min_body_hu, settings,
+                                      device)
+        gate_enhancement(pred, case.ncct_hu, card.enhancement_gate_hu, card.min_body_hu, card.max_enhanced_ncct_hu)
+        false = (pred - case.enhancement_hu > HARD_NEGATIVE_HU) & (case.weight <= 1.0)
+        found.append(np.argwhere(false))
+    network.train(was_training)
+    return found
+
+
 def validation_crops(case, seed: int = 0) -> list:
     """Two crops of a validation case, at most VALIDATION_BOX voxels per side: around its lumen, and around
     a blood-like tissue voxel away from the vessels (where synthesised contrast would be false)."""
@@ -153,19 +179,22 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 
 
 #: The recipe of the shipped models (``make models``); also the defaults of ``python -m NetZeroAICT train``.
-RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3}
+RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75}
 
 
 def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epoch: int = RECIPE["steps_per_epoch"],
           batch_size: int = RECIPE["batch_size"], patch: int = RECIPE["patch"],
-          learning_rate: float = RECIPE["learning_rate"], seed: int = 0, device: str = "cpu",
+          learning_rate: float = RECIPE["learning_rate"], mine_every: int = RECIPE["mine_every"],
+          seed: int = 0, device: str = "cpu",
           spacing_mm: float | None = None, max_minutes: float | None = None, resume: bool = False,
           architecture: dict | None = None, command: str | None = None, show_progress: bool = True,
           threads: int | None = None, normalise: bool = True) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
-    the time runs out (the card records the epochs actually run). ``out_dir/checkpoint`` holds the last epoch,
+    the time runs out (the card records the epochs actually run). Every ``mine_every`` epochs (0: never) the
+    network is run on the whole training cases and the voxels where it synthesises false contrast become
+    centres of negative patches (:func:`mine_hard_negatives`). ``out_dir/checkpoint`` holds the last epoch,
     ``out_dir/train_log.csv`` one row per epoch.
     """
     import torch
@@ -212,6 +241,16 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
         sampler.rng = np.random.default_rng([seed, start_epoch])
+    hard_total = None
+
+    def mine() -> int:
+        found = mine_hard_negatives(network, train_cases, card, device)
+        for index, points in enumerate(found):
+            sampler.set_hard_negatives(index, points)
+        return int(sum(len(p) for p in found))
+
+    if mine_every and start_epoch >= mine_every:   # resumed: mine again for the network as loaded
+        hard_total = mine()
     amp = device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     t_start = time.perf_counter()
@@ -240,8 +279,11 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                 scheduler.step()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
+        if mine_every and epoch % mine_every == 0:
+            hard_total = mine()
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-               "elapsed_s": round(time.perf_counter() - t_start, 1), "lr": optimizer.param_groups[0]["lr"]}
+               "elapsed_s": round(time.perf_counter() - t_start, 1), "lr": optimizer.param_groups[0]["lr"],
+               "hard_negative_voxels": hard_total if hard_total is not None else ""}
         if val_crops:
             row.update(validation_metrics(network, val_crops, card, device))
         score = row.get("val_score", row["train_loss"])
@@ -271,7 +313,12 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                   + (", divided by the case's lumen enhancement (median inside the lumen eroded by 1 voxel)"
                      if normalise else ""),
         "sampling": "patches centred on lumen 60 %, on blood-like tissue (NCCT 20–80 HU) away from vessels 20 %, "
-                    "anywhere 20 %; random flips",
+                    "anywhere 20 %; random flips"
+                    + (f"; every {mine_every} epochs the network runs on the whole training cases, and 75 % of "
+                       f"the negative patches are then centred on voxels away from the vessels where it "
+                       f"synthesised ≥ {HARD_NEGATIVE_HU:g} HU of false enhancement (hard negatives)"
+                       if mine_every else ""),
+        "mine_every": mine_every,
         "validation": "each validation case: a crop around its lumen and one around blood-like tissue away from the "
                       "vessels; score = lumen MAE + 3 × non-vessel MAE (HU), best epoch kept",
         "device": device, "torch_threads": torch.get_num_threads(),

@@ -125,13 +125,22 @@ def blood_like_tissue(case: TrainingCase) -> np.ndarray:
     return (case.ncct_hu >= BLOOD_LIKE_HU[0]) & (case.ncct_hu <= BLOOD_LIKE_HU[1]) & (case.weight <= 1.0)
 
 
+#: Most negative patch centres kept per case (blood-like tissue, hard negatives), drawn at random.
+MAX_NEGATIVE_POINTS = 200_000
+
+
 class PatchSampler:
     """Random patches (z, y, x) from training cases: a fraction centred on a random lumen voxel, a fraction on
     blood-like tissue away from the vessels (muscle, bowel, veins: what the network must learn to leave alone),
-    the rest anywhere."""
+    the rest anywhere.
+
+    Once :meth:`set_hard_negatives` has given a case the voxels where the network currently synthesises false
+    contrast, ``hard_fraction`` of that case's negative patches are centred on them instead (hard-negative
+    mining: an unopacified vein beside its artery, a fat plane that looks like a vessel sheath, are a tiny
+    part of the blood-like tissue and would otherwise almost never be drawn)."""
 
     def __init__(self, cases: list[TrainingCase], patch_size, vessel_fraction: float = 0.6, seed: int = 0,
-                 normalise: bool = False, blood_like_fraction: float = 0.2):
+                 normalise: bool = False, blood_like_fraction: float = 0.2, hard_fraction: float = 0.75):
         self.patch = tuple(int(p) for p in patch_size)
         self.normalise = normalise
         self.cases = [TrainingCase(c.name, _pad_to(c.ncct_hu, self.patch, PAD_HU),
@@ -141,12 +150,22 @@ class PatchSampler:
         self.rng = np.random.default_rng(seed)
         self.blood_like_points = []
         for c in self.cases:
-            points = np.argwhere(blood_like_tissue(c))
-            if len(points) > 200_000:
-                points = points[self.rng.choice(len(points), 200_000, replace=False)]
-            self.blood_like_points.append(points)
+            self.blood_like_points.append(self._subsample(np.argwhere(blood_like_tissue(c))))
+        self.hard_points = [np.zeros((0, 3), dtype=np.int64) for _ in self.cases]
         self.vessel_fraction = vessel_fraction
         self.blood_like_fraction = blood_like_fraction
+        self.hard_fraction = hard_fraction
+
+    def _subsample(self, points: np.ndarray) -> np.ndarray:
+        if len(points) > MAX_NEGATIVE_POINTS:
+            points = points[self.rng.choice(len(points), MAX_NEGATIVE_POINTS, replace=False)]
+        return points
+
+    def set_hard_negatives(self, index: int, points: np.ndarray) -> None:
+        """Voxel indices (n, 3; z, y, x) of case ``index`` where synthesised contrast is false; replaces the
+        earlier set (an empty array turns mining off for that case)."""
+        points = np.asarray(points, dtype=np.int64).reshape(-1, 3)
+        self.hard_points[index] = self._subsample(points)
 
     def sample(self, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ncct_hu, enhancement, weight), each float32 (B, 1, *patch), randomly flipped along x/y/z.
@@ -160,6 +179,8 @@ class PatchSampler:
             half = np.array(self.patch) // 2
             draw = self.rng.random()
             negatives = self.blood_like_points[index]
+            if len(self.hard_points[index]) and self.rng.random() < self.hard_fraction:
+                negatives = self.hard_points[index]
             if len(points) and draw < self.vessel_fraction:
                 centre = points[int(self.rng.integers(len(points)))] + self.rng.integers(-8, 9, size=3)
                 start = np.clip(centre - half, 0, shape - self.patch)
