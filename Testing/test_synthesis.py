@@ -516,14 +516,18 @@ def test_exact_inference_is_the_whole_volume_output_however_it_is_cut(tiny_model
     for name, settings in {"one slab": InferenceSettings(tta_flips=[(), (2,)], align=4),
                            "many slabs": InferenceSettings(tta_flips=[(), (2,)], align=4, max_slab_voxels=20 * 48 * 48),
                            "sliding": InferenceSettings(mode="sliding", patch_size=(32, 32, 32), overlap=0.25,
-                                                        tta_flips=[(), (2,)], align=4)}.items():
+                                                        tta_flips=[(), (2,)], align=4),
+                           # MONAI with one window holding the whole volume: no tile borders, padded at the end
+                           "one window": InferenceSettings(mode="sliding", patch_size=(72, 48, 48), overlap=0.5,
+                                                           tta_flips=[(), (2,)], align=4, crop_to_body=False,
+                                                           blend="constant")}.items():
         facts = {}
         mean, std = predict_enhancement(network, hu, card.windows_hu, card.enhancement_scale_hu, card.min_body_hu,
                                         settings, facts=facts)
         results[name] = float(np.abs(mean - whole)[inside].max())
         if name == "many slabs":
             assert facts["slabs"] > 2 and facts["halo_vox"] == halo
-    assert results["one slab"] < 1e-3 and results["many slabs"] < 1e-3, results
+    assert results["one slab"] < 1e-3 and results["many slabs"] < 1e-3 and results["one window"] < 1e-3, results
     assert results["sliding"] > 100 * results["many slabs"], results
     with pytest.raises(NetZeroAICTError, match="unknown inference mode"):
         predict_enhancement(network, hu, card.windows_hu, 1.0, card.min_body_hu, InferenceSettings(mode="tiles"))
@@ -550,23 +554,27 @@ def test_back_to_the_input_grid_matches_simpleitk():
     assert not to_input_grid(np.zeros_like(hu), grid, volume).any()
 
 
-def test_hard_negative_mining_finds_false_contrast_and_sampler_draws_it(tmp_path):
-    """A network that enhances every blood-like voxel paints the lumen (right) and an unopacified vein
-    (wrong): mining returns exactly the vein, and negative patches are then centred on it."""
+def test_hard_example_mining_finds_wrong_voxels_and_sampler_draws_them(tmp_path):
+    """A network that enhances every blood-like voxel paints the lumen (right), an unopacified vein (false
+    contrast) and leaves an enhancing organ of fat density unenhanced (too little): mining returns exactly the
+    vein and the organ, and patches are then centred on them."""
     import torch
 
-    from NetZeroAICT.synthesis.training import mine_hard_negatives, new_card
+    from NetZeroAICT.synthesis.training import mine_hard_examples, new_card
     from NetZeroAICT.synthesis.training_data import PatchSampler, load_training_case
 
     ncct, cta, lumen, body = tube_pair(5)
     z, y, x = np.indices(ncct.voxels.shape)
-    vein = (((y - 34) ** 2 + (x - 14) ** 2) <= 6) & (lumen.voxels == 0) & (body.voxels > 0)
-    vein &= ~ndimage.binary_dilation(lumen.voxels > 0, iterations=3)
+    away = (body.voxels > 0) & ~ndimage.binary_dilation(lumen.voxels > 0, iterations=3)
+    vein = (((y - 34) ** 2 + (x - 14) ** 2) <= 6) & away
     ncct.voxels[vein] += 140.0   # fat (−100 HU) → unenhanced blood (≈ 40 HU), the same in both phases
     cta.voxels[vein] += 140.0
+    organ = (((z - 20) ** 2 + (y - 12) ** 2 + (x - 30) ** 2) <= 9) & away & ~vein
+    cta.voxels[organ] += 100.0   # enhances by 100 HU, invisible to the blood detector
     case_dir = tmp_path / "case"
     case_dir.mkdir()
-    for name, volume in (("ncct", ncct), ("cta", cta), ("lumen", lumen), ("body", body)):
+    for name, volume in (("ncct", ncct), ("cta", cta), ("lumen", lumen), ("body", body),
+                         ("enhancing", Volume(organ.astype(np.uint8), ncct.spacing_mm, origin_lps=ncct.origin_lps))):
         write_volume(volume, case_dir / f"{name}.nii.gz")
     case = load_training_case(case_dir, 1.5)
 
@@ -577,23 +585,23 @@ def test_hard_negative_mining_finds_false_contrast_and_sampler_draws_it(tmp_path
 
     card = new_card("aorta", 1.5, 32, TINY)
     card.contrast_level = {"normalised": True, "training_lumen_enhancement_hu": [300.0, 320.0]}
-    (points,) = mine_hard_negatives(BloodDetector(), [case], card, "cpu")
+    (points,) = mine_hard_examples(BloodDetector(), [case], card, "cpu")
     mined = np.zeros(case.lumen.shape, dtype=bool)
     mined[tuple(points.T)] = True
-    assert mined.sum() >= 0.99 * vein.sum() and not (mined & ~vein).any()
+    assert mined[vein].mean() >= 0.99 and mined[organ].all() and not (mined & ~vein & ~organ).any()
 
     sampler = PatchSampler([case], (16, 16, 16), vessel_fraction=0.0, blood_like_fraction=1.0, hard_fraction=1.0)
-    sampler.set_hard_negatives(0, np.array([[20, 24, 30]]))
+    sampler.set_hard_examples(0, np.array([[20, 24, 30]]))
     hu, _, _ = sampler.sample(6)
     expected = np.sort(case.ncct_hu[12:28, 16:32, 22:38], axis=None)
-    for patch in hu[:, 0]:   # every negative patch is the box around the hard negative (randomly flipped)
+    for patch in hu[:, 0]:   # every such patch is the box around the hard example (randomly flipped)
         np.testing.assert_array_equal(np.sort(patch, axis=None), expected)
-    sampler.set_hard_negatives(0, np.zeros((0, 3)))   # mining off: blood-like tissue again (here: the vein)
+    sampler.set_hard_examples(0, np.zeros((0, 3)))   # mining off: blood-like tissue again (here: the vein)
     hu, _, _ = sampler.sample(6)
     assert all(np.isin(np.sort(p, axis=None), expected).mean() < 1 for p in hu[:, 0])
 
 
-def test_training_mines_hard_negatives_on_schedule(tmp_path):
+def test_training_mines_hard_examples_on_schedule(tmp_path):
     from NetZeroAICT.synthesis.training import train
 
     write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
@@ -601,6 +609,6 @@ def test_training_mines_hard_negatives_on_schedule(tmp_path):
                  architecture=TINY, spacing_mm=1.5, show_progress=False, mine_every=2)
     rows = (tmp_path / "m" / "train_log.csv").read_text().splitlines()
     header = rows[0].split(",")
-    column = header.index("hard_negative_voxels")
+    column = header.index("hard_example_voxels")
     assert rows[1].split(",")[column] == "" and rows[2].split(",")[column].isdigit()
-    assert card.training["mine_every"] == 2 and "hard negatives" in card.training["sampling"]
+    assert card.training["mine_every"] == 2 and "hard examples" in card.training["sampling"]

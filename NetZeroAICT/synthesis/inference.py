@@ -90,11 +90,13 @@ def body_box(hu: np.ndarray, min_body_hu: float, margin: int) -> tuple[slice, sl
 def aligned_region(box: tuple[slice, slice, slice], shape, patch, align: int) -> tuple[tuple[slice, ...], list]:
     """``box`` with its start moved down to a multiple of ``align`` and the padding (voxels after the end of
     the array, per axis) that makes every sliding-window start a multiple of ``align`` as well: the last
-    window starts at ``length − patch``, so ``length − patch`` must be a multiple of ``align``."""
+    window starts at ``length − patch``, so ``length − patch`` must be a multiple of ``align``. A box shorter
+    than the window is padded at its end to the window (MONAI would pad it on both sides, moving it off the
+    stride's grid)."""
     slices, pads = [], []
     for s, n, p in zip(box, shape, patch):
         start = (s.start // align) * align
-        length = s.stop - start
+        length = max(s.stop - start, p)
         if length > p and (length - p) % align:
             length += align - (length - p) % align
         stop = min(start + length, n)
