@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     t.add_argument("--patch", type=int, default=RECIPE["patch"], help="patch edge, voxels at the model spacing")
     t.add_argument("--lr", type=float, default=RECIPE["learning_rate"])
     t.add_argument("--mine-every", type=int, default=RECIPE["mine_every"],
-                   help="epochs between hard-example mining passes over the training cases (0: never)")
+                   help="epochs between hard-negative mining passes over the training cases (0: never)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out")

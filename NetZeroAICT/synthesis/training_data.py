@@ -125,7 +125,7 @@ def blood_like_tissue(case: TrainingCase) -> np.ndarray:
     return (case.ncct_hu >= BLOOD_LIKE_HU[0]) & (case.ncct_hu <= BLOOD_LIKE_HU[1]) & (case.weight <= 1.0)
 
 
-#: Most patch centres kept per case for blood-like tissue and for hard examples, drawn at random.
+#: Most negative patch centres kept per case (blood-like tissue, hard negatives), drawn at random.
 MAX_NEGATIVE_POINTS = 200_000
 
 
@@ -134,10 +134,10 @@ class PatchSampler:
     blood-like tissue away from the vessels (muscle, bowel, veins: what the network must learn to leave alone),
     the rest anywhere.
 
-    Once :meth:`set_hard_examples` has given a case the voxels away from the lumen where the network is
-    currently wrong, ``hard_fraction`` of that case's blood-like-tissue patches are centred on them instead
-    (hard-example mining: an unopacified vein beside its artery, a fat plane that looks like a vessel sheath, the
-    myocardium around a blood pool, are a tiny part of the volume and would otherwise seldom be drawn)."""
+    Once :meth:`set_hard_negatives` has given a case the voxels where the network currently synthesises false
+    contrast, ``hard_fraction`` of that case's negative patches are centred on them instead (hard-negative
+    mining: an unopacified vein beside its artery, a fat plane that looks like a vessel sheath, are a tiny
+    part of the blood-like tissue and would otherwise seldom be drawn)."""
 
     def __init__(self, cases: list[TrainingCase], patch_size, vessel_fraction: float = 0.6, seed: int = 0,
                  normalise: bool = False, blood_like_fraction: float = 0.2, hard_fraction: float = 0.75):
@@ -161,9 +161,9 @@ class PatchSampler:
             points = points[self.rng.choice(len(points), MAX_NEGATIVE_POINTS, replace=False)]
         return points
 
-    def set_hard_examples(self, index: int, points: np.ndarray) -> None:
-        """Voxel indices (n, 3; z, y, x) of case ``index`` where the network is wrong; replaces the earlier set
-        (an empty array turns mining off for that case)."""
+    def set_hard_negatives(self, index: int, points: np.ndarray) -> None:
+        """Voxel indices (n, 3; z, y, x) of case ``index`` where synthesised contrast is false; replaces the
+        earlier set (an empty array turns mining off for that case)."""
         points = np.asarray(points, dtype=np.int64).reshape(-1, 3)
         self.hard_points[index] = self._subsample(points)
 
