@@ -135,7 +135,7 @@ def run() -> list[dict]:
             rows.append({"what": f"speed ratio {labels[base_mode]} / shipped: end-to-end (inference stage alone)",
                          "value": f"{base['seconds'] / ours['seconds']:.2f}× "
                                   f"({base['timings_s']['inference'] / ours['timings_s']['inference']:.2f}×)",
-                         "goal": "≥ 2×"})
+                         "goal": "≥ 2×" if base_mode != "monai_untiled" else "for scale (the same computation)"})
         pairs = [("shipped", "monai_default", "max ≤ 1 HU"), ("shipped", "monai_patch", "max ≤ 1 HU"),
                  ("shipped", "monai_untiled", "max ≤ 1 HU (the same network output, without tiles)"),
                  ("shipped", "thin_slabs", "max ≤ 1 HU (the result does not depend on the slabs)"),
