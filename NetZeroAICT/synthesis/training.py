@@ -69,23 +69,26 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     return loss + gradient_weight * grad / 3.0
 
 
+def _gated_prediction(network, case, card: ModelCard, device: str) -> np.ndarray:
+    """The enhancement (HU) the engine would add to ``case`` at the model spacing: exact inference without TTA,
+    at the case's own lumen enhancement for a contrast-normalised model, gated. ``network`` in eval mode."""
+    from .inference import gate_enhancement
+
+    settings = InferenceSettings(mode="exact", tta_flips=[()], align=network_stride(card.architecture))
+    scale = case.lumen_enhancement_hu if card.normalised else card.enhancement_scale_hu
+    pred, _ = predict_enhancement(network, case.ncct_hu, card.windows_hu, scale, card.min_body_hu, settings, device)
+    return gate_enhancement(pred, case.ncct_hu, card.enhancement_gate_hu, card.min_body_hu, card.max_enhanced_ncct_hu)
+
+
 def validation_metrics(network, crops, card: ModelCard, device: str) -> dict:
     """Lumen MAE, non-vessel MAE (HU) and a lumen score at the model spacing over validation ``crops``
     (:func:`validation_crops`): lumen MAE over the crops holding lumen, non-vessel MAE over all.
 
     A contrast-normalised model is scored at each case's own lumen enhancement (the level is a run setting)."""
-    from .inference import gate_enhancement
-
-    settings = InferenceSettings(mode="exact", tta_flips=[()], align=network_stride(card.architecture))
     lumen_mae, other_mae = [], []
     network.eval()
     for case in crops:
-        scale = case.lumen_enhancement_hu if card.normalised else card.enhancement_scale_hu
-        mean, _ = predict_enhancement(network, case.ncct_hu, card.windows_hu, scale, card.min_body_hu, settings,
-                                      device)
-        pred = gate_enhancement(mean, case.ncct_hu, card.enhancement_gate_hu, card.min_body_hu,
-                                card.max_enhanced_ncct_hu)
-        err = np.abs(pred - case.enhancement_hu)
+        err = np.abs(_gated_prediction(network, case, card, device) - case.enhancement_hu)
         lumen = case.lumen > 0
         if lumen.any():
             lumen_mae.append(float(err[lumen].mean()))
@@ -115,17 +118,11 @@ def mine_hard_negatives(network, cases, card: ModelCard, device: str) -> list[np
     0.68 and 0.93 for models trained without mining in less time (24 and 14 min). On the coronary phantoms it
     found 7–10 M such voxels in 10 cases (the myocardium, which an NCCT does not tell from the blood pool, holds
     about 0.7 M per case and was the largest error on a held-out case), so those patches gathered on the heart."""
-    from .inference import gate_enhancement
-
-    settings = InferenceSettings(mode="exact", tta_flips=[()], align=network_stride(card.architecture))
     was_training = network.training
     network.eval()
     found = []
     for case in cases:
-        scale = case.lumen_enhancement_hu if card.normalised else card.enhancement_scale_hu
-        pred, _ = predict_enhancement(network, case.ncct_hu, card.windows_hu, scale, card.min_body_hu, settings,
-                                      device)
-        gate_enhancement(pred, case.ncct_hu, card.enhancement_gate_hu, card.min_body_hu, card.max_enhanced_ncct_hu)
+        pred = _gated_prediction(network, case, card, device)
         false = (pred - case.enhancement_hu > HARD_NEGATIVE_HU) & (case.weight <= 1.0)
         found.append(np.argwhere(false))
     network.train(was_training)
