@@ -612,3 +612,14 @@ def test_training_mines_hard_negatives_on_schedule(tmp_path):
     column = header.index("hard_negative_voxels")
     assert rows[1].split(",")[column] == "" and rows[2].split(",")[column].isdigit()
     assert card.training["mine_every"] == 2 and "hard negatives" in card.training["sampling"]
+
+
+def test_learning_rate_warms_up_then_decays():
+    from NetZeroAICT.synthesis.training import FINAL_LR_SHARE, lr_share
+
+    shares = [lr_share(d, warmup=0.1) for d in np.linspace(0, 1, 101)]
+    assert 0 < shares[0] < 0.05 and shares[5] == pytest.approx(0.5 + 0.005, abs=0.01)
+    assert max(shares) == pytest.approx(1.0, abs=0.01) and int(np.argmax(shares)) == 10
+    assert all(a >= b for a, b in zip(shares[10:], shares[11:]))
+    assert shares[-1] == pytest.approx(FINAL_LR_SHARE) and lr_share(2.0, 0.1) == pytest.approx(FINAL_LR_SHARE)
+    assert lr_share(0.0, warmup=0) == pytest.approx(1.0)

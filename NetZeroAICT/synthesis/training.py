@@ -183,13 +183,30 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 
 
 #: The recipe of the shipped models (``make models``); also the defaults of ``python -m NetZeroAICT train``.
-RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75}
+RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
+          "warmup": 0.05}
+#: The learning rate decays (cosine) to this share of its peak by the end of training.
+FINAL_LR_SHARE = 0.05
+
+
+def lr_share(done: float, warmup: float = RECIPE["warmup"]) -> float:
+    """Learning rate, as a share of its peak, when ``done`` (0–1) of the training is done: a linear warm-up over
+    the first ``warmup`` of it, then a cosine decay over the rest to :data:`FINAL_LR_SHARE`.
+
+    Without the warm-up a fresh network taking full-rate Adam steps could settle on "no enhancement anywhere"
+    and stay there for minutes (neck & brain, 30-min run: ~175 epochs).
+    """
+    done = min(max(done, 0.0), 1.0)
+    ramp = min(1.0, (done + 1e-3) / warmup) if warmup > 0 else 1.0
+    decay = max(done - warmup, 0.0) / (1 - warmup) if warmup < 1 else 0.0
+    cosine = FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * 0.5 * (1 + np.cos(np.pi * decay))
+    return float(ramp * cosine)
 
 
 def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epoch: int = RECIPE["steps_per_epoch"],
           batch_size: int = RECIPE["batch_size"], patch: int = RECIPE["patch"],
           learning_rate: float = RECIPE["learning_rate"], mine_every: int = RECIPE["mine_every"],
-          seed: int = 0, device: str = "cpu",
+          warmup: float = RECIPE["warmup"], seed: int = 0, device: str = "cpu",
           spacing_mm: float | None = None, max_minutes: float | None = None, resume: bool = False,
           architecture: dict | None = None, command: str | None = None, show_progress: bool = True,
           threads: int | None = None, normalise: bool = True) -> ModelCard:
@@ -235,7 +252,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     val_crops = [crop for case in val_cases for crop in validation_crops(case, seed)]
     network = build_network(card.architecture).to(device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=learning_rate, weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
+    total_steps = epochs * steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_share(step / total_steps, warmup))
     ckpt = out_dir / "checkpoint"
     start_epoch, best, history = 0, None, []
     if resume and (ckpt / "state.json").is_file():
@@ -266,10 +284,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         bar = tqdm(range(steps_per_epoch), desc=f"{indication} epoch {epoch}/{epochs}", disable=not show_progress,
                    file=sys.stderr, leave=False)
         for _ in bar:
-            if max_minutes is not None:  # cosine decay over the time budget (to 5 % of the start rate)
-                done = min((time.perf_counter() - t_start) / (60 * max_minutes), 1.0)
+            if max_minutes is not None:  # the schedule runs over the time budget
+                done = (time.perf_counter() - t_start) / (60 * max_minutes)
                 for group in optimizer.param_groups:
-                    group["lr"] = learning_rate * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * done)))
+                    group["lr"] = learning_rate * lr_share(done, warmup)
             hu, target, weight = (torch.from_numpy(a).to(device) for a in sampler.sample(batch_size))
             with torch.autocast("cuda", enabled=amp):
                 pred = network(window_channels_torch(hu, card.windows_hu))
@@ -311,7 +329,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "case_shapes_zyx_at_model_spacing": sorted({tuple(c.ncct_hu.shape) for c in train_cases}),
         "epochs_run": epoch, "epochs_planned": epochs, "steps_per_epoch": steps_per_epoch,
         "batch_size": batch_size, "patch_size": card.patch_size, "learning_rate": learning_rate, "seed": seed,
-        "max_minutes": max_minutes, "lr_schedule": "cosine over the time budget" if max_minutes else "cosine over epochs",
+        "max_minutes": max_minutes, "warmup": warmup,
+        "lr_schedule": (f"linear warm-up over the first {warmup:.0%}, then cosine to {FINAL_LR_SHARE:.0%}, over the "
+                        + ("time budget" if max_minutes else "planned epochs")),
         "best_epoch": best["epoch"], "loss": f"vessel-weighted L1 + MSE (vessel class = {VESSEL_SHARE:.0%} of each batch's loss, per-voxel weight {VESSEL_WEIGHT_RANGE[0]:g}–{VESSEL_WEIGHT_RANGE[1]:g}) + 0.5 × gradient L1",
         "target": "CTA − NCCT, kept inside lumen/enhancing masks dilated by 2 voxels (noise elsewhere set to 0)"
                   + (", divided by the case's lumen enhancement (median inside the lumen eroded by 1 voxel)"
