@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 
+from .errors import NetZeroAICTError
 from .indications import INDICATIONS
 from .synthesis.training import RECIPE
 
@@ -47,6 +48,9 @@ def register(subparsers) -> None:
     m.add_argument("--minutes", type=float, default=30.0, help="training time per indication, minutes")
     m.add_argument("--train-cases", type=int, default=12)
     m.add_argument("--test-cases", type=int, default=4)
+    m.add_argument("--real-cta", nargs="+", default=[], metavar="CT",
+                   help="contrast-enhanced CTs (files or DICOM folders) of the indication's region, arterial phase: "
+                        "each joins the training cases as a virtual non-contrast pair")
     m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--evaluate-only", action="store_true",
@@ -74,6 +78,9 @@ def _models(args) -> int:
     from .synthesis.model_zoo import reevaluate_model, rebuild_model
 
     names = list(INDICATIONS) if args.all else args.indication
+    if args.real_cta and len(names) != 1:
+        raise NetZeroAICTError("--real-cta needs exactly one --indication: the CTs are of one body region",
+                               where="--real-cta", hint="run models once per indication with its own CTs")
     for name in names:
         if args.evaluate_only:
             reevaluate_model(name, work_dir=args.work, install_dir=args.install, n_test=args.test_cases,
@@ -81,6 +88,6 @@ def _models(args) -> int:
             continue
         card = rebuild_model(name, work_dir=args.work, install_dir=args.install, minutes=args.minutes,
                              n_train=args.train_cases, n_test=args.test_cases, device=resolve_device(args.device),
-                             threads=args.threads)
+                             threads=args.threads, real_cta=args.real_cta)
         print(f"{name}: {card.metrics_held_out.get('summary', card.metrics_held_out)}", flush=True)
     return 0

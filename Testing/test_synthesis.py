@@ -623,3 +623,72 @@ def test_learning_rate_warms_up_then_decays():
     assert all(a >= b for a, b in zip(shares[10:], shares[11:]))
     assert shares[-1] == pytest.approx(FINAL_LR_SHARE) and lr_share(2.0, 0.1) == pytest.approx(FINAL_LR_SHARE)
     assert lr_share(0.0, warmup=0) == pytest.approx(1.0)
+
+
+def test_real_cta_joins_training_as_a_virtual_non_contrast_pair(tmp_path, monkeypatch):
+    """``models --real-cta``: a contrast CT becomes a training pair (its virtual non-contrast → the CT), written
+    as voxels only, listed in the manifest's training split by the SHA-256 of its voxels, never by path."""
+    import NetZeroAICT.foundry as foundry
+    from NetZeroAICT.synthesis.model_zoo import build_phantom_dataset
+    from NetZeroAICT.synthesis.training_data import load_training_case
+
+    real = foundry.make_pair
+    monkeypatch.setattr(foundry, "make_pair", lambda ind, seed: real(ind, seed, shape_ijk=(32, 32, 24), spacing_mm=2.0))
+    source = real("aorta", 7, shape_ijk=(96, 96, 64), spacing_mm=3.0)
+    ct_path = write_volume(source.cta, tmp_path / "patient_doe_cta.nii.gz")
+    made = []
+    folder = build_phantom_dataset("aorta", tmp_path / "data", 1, 1, log=made.append, real_cta=[ct_path])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["split"]["train"] == ["aorta_00001", "real_cta_001"] and manifest["synthetic"] is False
+    assert "aorta_20001" in manifest["split"]["test"] and not any("real" in n for n in manifest["split"]["test"])
+    assert manifest["real_cta"][0]["source_sha256"] and "patient_doe" not in json.dumps(manifest)
+    case_dir = folder / "real_cta_001"
+    assert "patient_doe" not in (case_dir / "case.json").read_text()
+    cta = read_volume(case_dir / "cta.nii.gz").voxels
+    vnc = read_volume(case_dir / "ncct.nii.gz").voxels
+    lumen = read_volume(case_dir / "lumen.nii.gz", label=True).voxels > 0
+    true_lumen = source.masks["lumen"].voxels > 0
+    np.testing.assert_array_equal(cta, source.cta.voxels)
+    assert (lumen & true_lumen).sum() > 0.9 * true_lumen.sum()      # the enhanced blood was found
+    assert vnc[lumen].mean() < 80 < 200 < cta[lumen].mean()          # and brought back to unenhanced HU
+    tissue, labels = source.masks["tissue"].voxels, source.case["tissue_labels"]
+    bone = tissue == labels["cortical_bone"]
+    assert (vnc[bone] != cta[bone]).mean() < 0.01                     # bone as scanned
+    case = load_training_case(case_dir, 3.0)
+    assert case.lumen_enhancement_hu > 150 and case.weight[case.lumen > 0].min() > 1
+    made.clear()
+    build_phantom_dataset("aorta", folder, 1, 1, log=made.append, real_cta=[ct_path])
+    assert made == []                                                 # same CT: the case is kept
+
+
+def test_real_cta_that_is_not_enhanced_is_refused(tmp_path):
+    from NetZeroAICT.synthesis.model_zoo import add_real_cta_cases
+
+    source = __import__("NetZeroAICT.foundry", fromlist=["make_pair"]).make_pair(
+        "aorta", 3, shape_ijk=(96, 96, 64), spacing_mm=3.0)
+    path = write_volume(source.ncct, tmp_path / "plain.nii.gz")
+    with pytest.raises(NetZeroAICTError, match="does not look contrast-enhanced.*non-contrast") as error:
+        add_real_cta_cases(tmp_path / "data", [path])
+    assert "plain.nii.gz" in str(error.value)
+
+
+def test_real_dicom_cta_case_carries_no_dicom_identifiers(cect_dicom_path, tmp_path):
+    """A real contrast CT read from DICOM: the training case holds voxels and geometry only."""
+    import pydicom
+
+    from NetZeroAICT.synthesis.model_zoo import add_real_cta_cases
+
+    entries = add_real_cta_cases(tmp_path / "data", [cect_dicom_path])
+    header = pydicom.dcmread(sorted(p for p in cect_dicom_path.iterdir() if p.is_file())[0], stop_before_pixels=True)
+    identifiers = [str(header.get(tag, "")) for tag in (
+        "StudyInstanceUID", "SeriesInstanceUID", "PatientID", "PatientName", "AccessionNumber", "StudyDate",
+        "StationName", "DeviceSerialNumber", "IrradiationEventUID", "ProtocolName", "SeriesDescription")]
+    identifiers = [i for i in identifiers if len(i) > 3]
+    assert identifiers   # the source does carry some
+    import gzip
+
+    for path in (tmp_path / "data" / "real_cta_001").iterdir():
+        blob = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        assert not any(i.encode() in blob for i in identifiers), path.name
+        assert str(cect_dicom_path).encode() not in blob
+    assert entries[0]["name"] == "real_cta_001" and len(entries[0]["source_sha256"]) == 64

@@ -1,7 +1,9 @@
 """Rebuilding a shipped model from scratch: phantom dataset → training → held-out evaluation → install.
 
 Seeds: training cases 1…n, validation 10001, held-out test cases 20001…; the test seeds are never used in
-training or model selection. Everything runs on this machine; nothing is downloaded.
+training or model selection. Real contrast CTs given with ``real_cta`` join the training cases as pairs of a
+virtual non-contrast CT and the CT itself (:func:`add_real_cta_cases`). Everything runs on this machine;
+nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
+from ..errors import NetZeroAICTError
 from .evaluation import case_metrics, summarise
 from .model_card import CARD_NAME, REPO_DIR, WEIGHTS_NAME, ModelCard, load_model, read_card
 from .training import CARD_NOTES, RECIPE, train
@@ -19,8 +22,13 @@ VALIDATION_SEEDS = (10001,)
 TEST_SEED_START = 20001
 
 
-def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, log=print) -> Path:
-    """Write (or complete) a phantom dataset folder with a manifest; existing cases are kept."""
+def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, log=print, real_cta=()) -> Path:
+    """Write (or complete) a phantom dataset folder with a manifest; existing cases are kept.
+
+    ``real_cta``: contrast-enhanced CTs (files or DICOM folders) added to the training split as virtual
+    non-contrast pairs (:func:`add_real_cta_cases`); validation and test stay phantoms, whose ground truth is
+    exact.
+    """
     from ..foundry import make_pair
     from ..foundry.phantom import GENERATOR_VERSION
 
@@ -38,11 +46,86 @@ def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, lo
                 make_pair(indication, seed).save(folder / name)
                 log(f"  phantom {name} ({time.perf_counter() - t:.1f} s)")
             split[part].append(name)
-    manifest = {"indication": indication, "synthetic": True, "seeds": seeds, "split": split,
+    real = add_real_cta_cases(folder, real_cta, log) if real_cta else []
+    split["train"] += [r["name"] for r in real]
+    manifest = {"indication": indication, "synthetic": not real, "seeds": seeds, "split": split,
                 "generator": "NetZeroAICT.foundry.make_pair (default grid of the indication)",
                 "generator_version": GENERATOR_VERSION}
+    if real:
+        manifest["real_cta"] = real
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return folder
+
+
+#: What a real-CTA training case's ncct.nii.gz is.
+REAL_CTA_NCCT = ("virtual non-contrast made from the real contrast CT by NetZeroAICT.foundry.vnc "
+                 "(enhanced blood and parenchyma brought to unenhanced HU; everything else as scanned)")
+
+
+def add_real_cta_cases(folder, sources, log=print) -> list[dict]:
+    """Write one training case ``real_cta_001``, ``real_cta_002``, … per contrast-enhanced CT in ``sources``.
+
+    The case's ``cta.nii.gz`` is the CT itself and its ``ncct.nii.gz`` the virtual non-contrast
+    (:func:`NetZeroAICT.foundry.vnc.virtual_non_contrast`); ``lumen`` is the enhanced blood it found,
+    ``enhancing`` every other voxel the VNC changed (enhanced parenchyma), ``body`` the voxels above −500 HU.
+    Only voxels and geometry are written: no DICOM tag, file name or path of the source (``case.json`` names it
+    by the SHA-256 of its voxels). A case already written from the same CT is kept. Use arterial-phase CTs of
+    the indication's region: whatever is enhanced in them, veins included, is what the model learns to add.
+    Returns one entry per case for the manifest.
+    """
+    import numpy as np
+
+    from ..characterise import characterise
+    from ..foundry.vnc import virtual_non_contrast
+    from ..volume import Volume
+    from ..volume_io import read_volume, volume_sha256, write_volume
+
+    folder = Path(folder)
+    entries = []
+    for k, source in enumerate(sources, start=1):
+        name = f"real_cta_{k:03d}"
+        case_dir = folder / name
+        read = read_volume(source)
+        cta = Volume(np.asarray(read.voxels, dtype=np.float32), read.spacing_mm, read.origin_lps, read.direction_lps)
+        digest = volume_sha256(cta)
+        del read
+        try:
+            done = json.loads((case_dir / "case.json").read_text()).get("source_sha256") == digest
+        except (OSError, json.JSONDecodeError):
+            done = False
+        if not done:
+            t = time.perf_counter()
+            found = characterise(cta)
+            if not found.is_ct or found.phase == "non_contrast":
+                what = "not a CT" if not found.is_ct else (f"non-contrast (blood pool {found.blood_pool_hu:.0f} HU)"
+                                                            if found.blood_pool_hu is not None else "non-contrast")
+                raise NetZeroAICTError(f"this image does not look contrast-enhanced: it reads as {what}",
+                                       where=f"--real-cta {source}",
+                                       hint="give arterial-phase CT angiograms (lumen above about 150 HU)")
+            vnc, blood = virtual_non_contrast(cta)
+            lumen = blood.voxels > 0
+            if not lumen.any():
+                raise NetZeroAICTError("no enhanced blood found in this CT", where=f"--real-cta {source}",
+                                       hint="give arterial-phase CT angiograms (lumen above about 150 HU)")
+            enhancing = (vnc.voxels != cta.voxels) & ~lumen
+            case_dir.mkdir(parents=True, exist_ok=True)
+            (case_dir / "case.json").unlink(missing_ok=True)
+            write_volume(cta, case_dir / "cta.nii.gz", description="real contrast-enhanced CT (voxels only)")
+            write_volume(cta.with_voxels(vnc.voxels), case_dir / "ncct.nii.gz",
+                         description="SYNTHETIC virtual non-contrast from a real CT")
+            for mask_name, mask in (("lumen", lumen), ("enhancing", enhancing), ("body", cta.voxels > -500)):
+                write_volume(cta.with_voxels(mask.astype(np.uint8)), case_dir / f"{mask_name}.nii.gz")
+            case = {"name": name, "source": "real contrast-enhanced CT", "source_sha256": digest,
+                    "ncct": REAL_CTA_NCCT, "synthetic_ncct": True, "shape_ijk": list(cta.shape_ijk),
+                    "spacing_mm": [round(s, 4) for s in cta.spacing_mm],
+                    "lumen_voxels": int(lumen.sum()), "enhancing_voxels": int(enhancing.sum())}
+            tmp = case_dir / ".case.json.tmp"
+            tmp.write_text(json.dumps(case, indent=2))
+            tmp.replace(case_dir / "case.json")
+            log(f"  real CTA {name}: virtual non-contrast pair ({time.perf_counter() - t:.1f} s)")
+        case = json.loads((case_dir / "case.json").read_text())
+        entries.append({key: case[key] for key in ("name", "source_sha256", "shape_ijk", "spacing_mm", "ncct")})
+    return entries
 
 
 def _generator_version(case_folder: Path) -> str | None:
@@ -99,22 +182,27 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
 
 def rebuild_model(indication: str, work_dir="build/models-work", install_dir=None, minutes: float = 30.0,
                   n_train: int = 12, n_test: int = 4, device: str = "cpu", threads: int | None = 2,
-                  log=print) -> ModelCard:
-    """Generate data, train for ``minutes``, evaluate on held-out seeds, install; return the final card."""
+                  log=print, real_cta=()) -> ModelCard:
+    """Generate data, train for ``minutes``, evaluate on held-out seeds, install; return the final card.
+
+    ``real_cta``: contrast-enhanced CTs added to the training cases (:func:`add_real_cta_cases`)."""
     work = Path(work_dir) / indication
-    log(f"[{indication}] phantom dataset: {n_train} training, {len(VALIDATION_SEEDS)} validation, {n_test} test")
-    data = build_phantom_dataset(indication, work / "data", n_train, n_test, log)
+    log(f"[{indication}] phantom dataset: {n_train} training, {len(VALIDATION_SEEDS)} validation, {n_test} test"
+        + (f"; {len(real_cta)} real CTA(s) as virtual non-contrast pairs" if real_cta else ""))
+    data = build_phantom_dataset(indication, work / "data", n_train, n_test, log, real_cta=real_cta)
     manifest = json.loads((data / "manifest.json").read_text())
     model_dir = work / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)
     command = (f"python -m NetZeroAICT models --indication {indication} --minutes {minutes:g} "
-               f"--train-cases {n_train} --test-cases {n_test}")
+               f"--train-cases {n_train} --test-cases {n_test}"
+               + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else ""))
     log(f"[{indication}] training for {minutes:g} min")
     card = train(indication, data, model_dir, epochs=1000, **RECIPE,
                  device=device, max_minutes=minutes, threads=threads, command=command, show_progress=False)
     card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
-                                "generator_version": manifest.get("generator_version")}
+                                "generator_version": manifest.get("generator_version"),
+                                **({"real_cta": manifest["real_cta"]} if manifest.get("real_cta") else {})}
     (model_dir / CARD_NAME).write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     target = _install_dir(install_dir) / indication
     target.mkdir(parents=True, exist_ok=True)
