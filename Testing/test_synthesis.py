@@ -692,3 +692,28 @@ def test_real_dicom_cta_case_carries_no_dicom_identifiers(cect_dicom_path, tmp_p
         assert not any(i.encode() in blob for i in identifiers), path.name
         assert str(cect_dicom_path).encode() not in blob
     assert entries[0]["name"] == "real_cta_001" and len(entries[0]["source_sha256"]) == 64
+
+
+def test_engine_reuses_the_network_output_across_contrast_levels(tiny_model, tube_ncct, monkeypatch):
+    """Evaluation runs each case at the default and at its true contrast level: with reuse on, the network
+    runs once, and the second result equals a fresh run at that level."""
+    import NetZeroAICT.synthesis.engine as engine_module
+
+    _, ncct, _, _ = tube_ncct
+    calls = []
+    real = engine_module.predict_enhancement
+    monkeypatch.setattr(engine_module, "predict_enhancement", lambda *a, **k: calls.append(1) or real(*a, **k))
+    engine = SynthesisEngine("aorta", tiny_model, "cpu")
+    engine.reuse_network_output = True
+    first = engine.synthesize(ncct, accept_warnings=True)
+    engine.lumen_enhancement_hu = 250.0
+    second = engine.synthesize(ncct, accept_warnings=True)
+    assert len(calls) == 1 and "reused" in second.record["inference"]["network_output"]
+    fresh = SynthesisEngine("aorta", tiny_model, "cpu", lumen_enhancement_hu=250.0).synthesize(ncct, accept_warnings=True)
+    np.testing.assert_array_equal(second.cta.voxels, fresh.cta.voxels)
+    np.testing.assert_array_equal(second.uncertainty.voxels, fresh.uncertainty.voxels)
+    assert not np.array_equal(first.cta.voxels, second.cta.voxels)
+    assert len(calls) == 2                            # the fresh engine ran it
+    changed = ncct.with_voxels(ncct.voxels + 1.0)     # another input: the network runs again
+    engine.synthesize(changed, accept_warnings=True)
+    assert len(calls) == 3

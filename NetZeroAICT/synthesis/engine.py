@@ -126,6 +126,11 @@ class SynthesisEngine:
         self.card: ModelCard | None = None
         self.network = None
         self._cancel = threading.Event()
+        #: When True, the network's output for the last input is kept, and a run on the same voxels and geometry
+        #: with the same settings (only the contrast level changed) reuses it instead of running the network
+        #: again: the output of a contrast-normalised model does not depend on the level.
+        self.reuse_network_output = False
+        self._kept: tuple | None = None
 
     # -- model --------------------------------------------------------------------------------------
     def load(self) -> ModelCard:
@@ -174,11 +179,19 @@ class SynthesisEngine:
             hu_model, grid = to_model_grid(volume, card.spacing_mm)
         coverage: dict = {}
         with recorder.stage("inference", at(0.1), "inference"):
-            mean, std = predict_enhancement(
-                self.network, hu_model, card.windows_hu, 1.0 if card.normalised else card.enhancement_scale_hu,
-                card.min_body_hu, settings, self.device,
-                progress=lambda f: recorder.report("inference", at(0.1 + 0.75 * f), f"inference {100 * f:.0f}%"),
-                cancel=recorder.cancel, facts=coverage)
+            key = None
+            if self.reuse_network_output:
+                key = (volume_sha256(volume), card.weights["sha256"], repr(settings))
+            if key is not None and self._kept is not None and self._kept[0] == key:
+                mean, std = self._kept[1].copy(), self._kept[2].copy()
+                coverage.update(self._kept[3], network_output="reused from the previous run on this input")
+            else:
+                mean, std = predict_enhancement(
+                    self.network, hu_model, card.windows_hu, 1.0 if card.normalised else card.enhancement_scale_hu,
+                    card.min_body_hu, settings, self.device,
+                    progress=lambda f: recorder.report("inference", at(0.1 + 0.75 * f), f"inference {100 * f:.0f}%"),
+                    cancel=recorder.cancel, facts=coverage)
+                self._kept = (key, mean.copy(), std.copy(), dict(coverage)) if key is not None else None
             contrast = self._contrast_level(card, mean, hu_model)
             if card.normalised:
                 mean *= contrast["lumen_enhancement_hu"]

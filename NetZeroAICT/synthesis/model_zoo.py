@@ -150,6 +150,7 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
 
     card = read_card(model_dir)
     engine = SynthesisEngine(card.indication, model_dir, device)
+    engine.reuse_network_output = True    # the true-level run reuses the default-level run's network output
     rows, matched = [], []
     for name in cases:
         folder = Path(data_dir) / name
