@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 from .errors import NetZeroAICTError
 from .indications import INDICATIONS
@@ -81,6 +82,9 @@ def _models(args) -> int:
     if args.real_cta and len(names) != 1:
         raise NetZeroAICTError("--real-cta needs exactly one --indication: the CTs are of one body region",
                                where="--real-cta", hint="run models once per indication with its own CTs")
+    for path in args.real_cta:   # before hours of phantoms and training
+        if not Path(path).exists():
+            raise NetZeroAICTError("no such file or folder", where=f"--real-cta {path}")
     for name in names:
         if args.evaluate_only:
             reevaluate_model(name, work_dir=args.work, install_dir=args.install, n_test=args.test_cases,

@@ -717,3 +717,24 @@ def test_engine_reuses_the_network_output_across_contrast_levels(tiny_model, tub
     changed = ncct.with_voxels(ncct.voxels + 1.0)     # another input: the network runs again
     engine.synthesize(changed, accept_warnings=True)
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--all", "--real-cta", "{ct}"], "needs exactly one --indication"),
+    (["--indication", "aorta", "--real-cta", "{missing}"], "no such file or folder"),
+])
+def test_models_cli_checks_real_cta_before_building_anything(tmp_path, args, message):
+    import os
+    import subprocess
+    import sys
+
+    from Testing.conftest import REPO
+
+    ct = tmp_path / "ct.nii.gz"
+    ct.write_bytes(b"")
+    args = [a.format(ct=ct, missing=tmp_path / "missing.nii.gz") for a in args]
+    run = subprocess.run([sys.executable, "-m", "NetZeroAICT", "models", *args, "--work", str(tmp_path / "work")],
+                         capture_output=True, text=True, timeout=120, cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert run.returncode == 2 and message in run.stderr
+    assert not (tmp_path / "work").exists()
