@@ -738,3 +738,28 @@ def test_models_cli_checks_real_cta_before_building_anything(tmp_path, args, mes
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert run.returncode == 2 and message in run.stderr
     assert not (tmp_path / "work").exists()
+
+
+def test_false_contrast_costs_like_missed_contrast():
+    """With false_contrast_weight 1, enhancing a tissue voxel costs what missing a vessel voxel costs."""
+    import torch
+
+    from NetZeroAICT.synthesis.training import enhancement_loss
+
+    target = torch.zeros(1, 1, 8, 8, 8)
+    weight = torch.ones_like(target)
+    target[0, 0, 2:4, 2:4, 2:4] = 1.0        # a vessel
+    weight[0, 0, 2:4, 2:4, 2:4] = 11.0
+
+    def loss(pred, fc):
+        return float(enhancement_loss(pred, target, weight, gradient_weight=0.0, false_contrast_weight=fc))
+
+    missed = target.clone()
+    missed[0, 0, 2, 2, 2] = 0.0             # one vessel voxel not enhanced
+    false = target.clone()
+    false[0, 0, 6, 6, 6] = 1.0              # one tissue voxel enhanced
+    assert loss(false, 0.0) < loss(missed, 0.0) / 5       # off: false contrast is cheap
+    assert loss(false, 1.0) == pytest.approx(loss(missed, 1.0), rel=0.05)
+    small = target.clone()
+    small[0, 0, 6, 6, 6] = 0.05             # below the margin: an ordinary tissue error
+    assert loss(small, 1.0) == pytest.approx(loss(small, 0.0))

@@ -41,7 +41,13 @@ VESSEL_SHARE = 0.25
 VESSEL_WEIGHT_RANGE = (11.0, 40.0)
 
 
-def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_weight: float = 1.0):
+#: Enhancement (network units, a share of the lumen's) above the target beyond which a tissue voxel counts as
+#: false contrast in the loss.
+FALSE_CONTRAST_MARGIN = 0.1
+
+
+def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_weight: float = 1.0,
+                     false_contrast_weight: float = 0.0):
     """Vessel-weighted L1 + MSE of the enhancement + gradient L1; tensors (B, 1, z, y, x), the enhancement in
     network units.
 
@@ -51,6 +57,11 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     ("no enhancement anywhere" fits almost perfectly), while an equal share for both classes makes synthesising
     contrast in every blood-like voxel (muscle, bowel) cheap. The MSE term gives large early gradients where
     whole vessels are missed; the gradient term keeps vessel edges sharp.
+
+    ``false_contrast_weight`` (0–1) makes false contrast cost like missed contrast: a tissue voxel (weight ≤ 1)
+    where the prediction exceeds the target by more than :data:`FALSE_CONTRAST_MARGIN` gets that share of the
+    vessel class's per-voxel weight. Without it, where tissue looks like a vessel (a jugular vein beside the
+    carotid) enhancing it costs 11–40 times less than missing the artery, so the network enhances both.
     """
     import torch
 
@@ -62,6 +73,9 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     low, high = VESSEL_WEIGHT_RANGE
     factor = min(max(VESSEL_SHARE / (1 - VESSEL_SHARE) * n_other / max(n_vessel, 1), low), high)
     w = torch.where(vessel, weight / weight.amax().clamp_min(1.0) * factor, torch.ones_like(weight))
+    if false_contrast_weight > 0:
+        false = ~vessel & (error.detach() > FALSE_CONTRAST_MARGIN)
+        w = torch.where(false, torch.full_like(w, max(1.0, false_contrast_weight * factor)), w)
     loss = (w * per_voxel).sum() / w.sum()
     grad = 0.0
     for dim in (2, 3, 4):
@@ -184,7 +198,7 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 
 #: The recipe of the shipped models (``make models``); also the defaults of ``python -m NetZeroAICT train``.
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
-          "warmup": 0.05}
+          "warmup": 0.05, "false_contrast_weight": 1.0}
 #: The learning rate decays (cosine) to this share of its peak by the end of training.
 FINAL_LR_SHARE = 0.05
 
@@ -206,7 +220,8 @@ def lr_share(done: float, warmup: float = RECIPE["warmup"]) -> float:
 def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epoch: int = RECIPE["steps_per_epoch"],
           batch_size: int = RECIPE["batch_size"], patch: int = RECIPE["patch"],
           learning_rate: float = RECIPE["learning_rate"], mine_every: int = RECIPE["mine_every"],
-          warmup: float = RECIPE["warmup"], seed: int = 0, device: str = "cpu",
+          warmup: float = RECIPE["warmup"], false_contrast_weight: float = RECIPE["false_contrast_weight"],
+          seed: int = 0, device: str = "cpu",
           spacing_mm: float | None = None, max_minutes: float | None = None, resume: bool = False,
           architecture: dict | None = None, command: str | None = None, show_progress: bool = True,
           threads: int | None = None, normalise: bool = True) -> ModelCard:
@@ -292,7 +307,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             with torch.autocast("cuda", enabled=amp):
                 pred = network(window_channels_torch(hu, card.windows_hu))
                 loss = enhancement_loss(pred.float(), target if normalise else target / card.enhancement_scale_hu,
-                                        weight)
+                                        weight, false_contrast_weight=false_contrast_weight)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -332,7 +347,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "max_minutes": max_minutes, "warmup": warmup,
         "lr_schedule": (f"linear warm-up over the first {warmup:.0%}, then cosine to {FINAL_LR_SHARE:.0%}, over the "
                         + ("time budget" if max_minutes else "planned epochs")),
-        "best_epoch": best["epoch"], "loss": f"vessel-weighted L1 + MSE (vessel class = {VESSEL_SHARE:.0%} of each batch's loss, per-voxel weight {VESSEL_WEIGHT_RANGE[0]:g}–{VESSEL_WEIGHT_RANGE[1]:g}) + 0.5 × gradient L1",
+        "best_epoch": best["epoch"], "loss": f"vessel-weighted L1 + MSE (vessel class = {VESSEL_SHARE:.0%} of each batch's loss, per-voxel weight {VESSEL_WEIGHT_RANGE[0]:g}–{VESSEL_WEIGHT_RANGE[1]:g}) + 0.5 × gradient L1"
+                + (f"; tissue voxels with false contrast (> {FALSE_CONTRAST_MARGIN:g} of the lumen enhancement above "
+                   f"the target) weigh {false_contrast_weight:g} × the vessel weight" if false_contrast_weight else ""),
+        "false_contrast_weight": false_contrast_weight,
         "target": "CTA − NCCT, kept inside lumen/enhancing masks dilated by 2 voxels (noise elsewhere set to 0)"
                   + (", divided by the case's lumen enhancement (median inside the lumen eroded by 1 voxel)"
                      if normalise else ""),
