@@ -199,7 +199,7 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
                f"--train-cases {n_train} --test-cases {n_test}"
                + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else ""))
     log(f"[{indication}] training for {minutes:g} min")
-    card = train(indication, data, model_dir, epochs=1000, **RECIPE,
+    card = train(indication, data, model_dir, epochs=100_000, **RECIPE,   # the time budget ends it
                  device=device, max_minutes=minutes, threads=threads, command=command, show_progress=False)
     card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
                                 "generator_version": manifest.get("generator_version"),
