@@ -64,17 +64,19 @@ def bone_and_calcium(ct: np.ndarray, spacing_mm) -> np.ndarray:
     cortical = np.bincount(labels.ravel(), weights=(ct > CORTEX_HU).ravel(), minlength=n + 1)
     blood_piece = (counts * sizes_mm3 >= 1000.0 * BLOOD_MIN_ML) & (cortical < CORTEX_SHARE * counts)
     blood_piece[0] = False
-    level = np.full(n + 1, np.inf)
-    if blood_piece.any():   # blood is one density plus noise; bone spreads over hundreds of HU
-        ids = np.flatnonzero(blood_piece)
-        level[ids] = ndimage.median(ct, labels, ids)
-        spread = ndimage.median(np.abs(ct - np.where(np.isfinite(level), level, 0.0)[labels]), labels, ids)
-        blood_piece[ids[np.asarray(spread) >= BLOOD_MAX_MAD_HU]] = False
-        level[~blood_piece] = np.inf
-    bone_piece = big & ~blood_piece
     small = ~big
     small[0] = False
-    calcium = small[labels] | (ct > level[labels] + CALCIUM_ABOVE_BLOOD_HU)
+    calcium = small[labels]
+    if blood_piece.any():   # blood is one density plus noise; bone spreads over hundreds of HU
+        ids = np.flatnonzero(blood_piece)
+        inside = blood_piece[labels]            # statistics over these pieces' own voxels only
+        values, owners = ct[inside], labels[inside]
+        level = np.zeros(n + 1, dtype=np.float32)
+        level[ids] = ndimage.median(values, owners, ids)
+        spread = np.asarray(ndimage.median(np.abs(values - level[owners]), owners, ids))
+        blood_piece[ids[spread >= BLOOD_MAX_MAD_HU]] = False
+        calcium[inside] = blood_piece[owners] & (values > level[owners] + CALCIUM_ABOVE_BLOOD_HU)
+    bone_piece = big & ~blood_piece
     bone = bone_piece[labels]
     del labels
     grow = max(1, int(round(2.0 / min(spacing_mm[:2]))))
