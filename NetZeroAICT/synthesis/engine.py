@@ -178,10 +178,12 @@ class SynthesisEngine:
         with recorder.stage("resample", at(0.06), f"resampling to {card.spacing_mm:g} mm"):
             hu_model, grid = to_model_grid(volume, card.spacing_mm)
         coverage: dict = {}
+        voxels_sha256 = None     # hashed once, for the reuse key and the record
         with recorder.stage("inference", at(0.1), "inference"):
             key = None
             if self.reuse_network_output:
-                key = (volume_sha256(volume), card.weights["sha256"], repr(settings))
+                voxels_sha256 = volume_sha256(volume)
+                key = (voxels_sha256, card.weights["sha256"], repr(settings))
             if key is not None and self._kept is not None and self._kept[0] == key:
                 mean, std = self._kept[1].copy(), self._kept[2].copy()
                 coverage.update(self._kept[3], network_output="reused from the previous run on this input")
@@ -229,7 +231,7 @@ class SynthesisEngine:
             "netzeroaict_version": __version__,
             "indication": self.indication,
             "input": {"path": volume.metadata.get("source"),
-                      "sha256": input_sha256 or volume_sha256(volume),
+                      "sha256": input_sha256 or voxels_sha256 or volume_sha256(volume),
                       "sha256_of": "file" if input_sha256 else "voxels and geometry",
                       "shape_ijk": list(volume.shape_ijk), "spacing_mm": list(volume.spacing_mm)},
             "input_check": checked,
