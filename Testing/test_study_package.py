@@ -62,11 +62,26 @@ def test_package_is_clean_and_blinded(study):
         assert (package / "images" / f"{real}.nii").stat().st_size == (package / "images" / f"{synthetic}.nii").stat().st_size
     assert {int((package / "images" / f"{c}.nii").stat().st_mtime) for c in key.items} == {PACKAGE_FILE_TIME}
     everything = " ".join(p.read_text() for p in package.rglob("*.json"))
-    assert "case00" not in everything and "PAT" not in everything and "cta" not in everything
+    # every identifier the protocol holds stays out (the random codes may themselves contain e.g. "PAT")
+    for case in study["protocol"].cases:
+        for identifier in (case["id"], case["patient_id"], case["real_cta"]):
+            assert identifier not in everything, identifier
+    assert "cta" not in everything
     volume = read_volume(package / "images" / f"{_code(study, 'case001', 'synthetic')}.nii")
     assert "description" not in volume.metadata and volume.voxels.min() >= -1024
     worklist = json.loads((package / "worklists" / "r0.json").read_text())["sessions"]
     assert [key.items[c]["case_id"] for c in worklist["d1"]] == [r.case_id for r in study["design"].for_reader("r0", "d1")]
+
+
+def test_codes_never_spell_a_revealing_word(monkeypatch):
+    """A code is 8 random characters; one that spells e.g. NCCT or SYNTH is drawn again (seen in a real run: the
+    code KU3PAT9F shows how readable chance can be)."""
+    from NetZeroAICT.study import package as package_module
+
+    draws = iter("XNCCT4KP" + "SYNTHABC" + "KU3PAT9F" + "ABCDEFGH")
+    monkeypatch.setattr(package_module.secrets, "choice", lambda alphabet: next(draws))
+    taken = {"ABCDEFGH"}
+    assert package_module.new_code(taken) == "KU3PAT9F" and "KU3PAT9F" in taken
 
 
 def test_key_must_stay_outside_the_package(study, tmp_path):

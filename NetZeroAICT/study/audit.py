@@ -19,11 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .package import CODE_ALPHABET, CODE_LENGTH, PackageKey
+from .package import CODE_ALPHABET, CODE_LENGTH, REVEALING_WORDS, PackageKey
 from .protocol import Protocol
 
-REVEALING_WORDS = ("synthetic", "synth", "digital contrast", "real_cta", "synthetic_cta", "ncct", "truth",
-                   "abnormal", "modality", "patient", "case_id")
 NRRD_GEOMETRY_KEYS = {"type", "dimension", "space", "sizes", "space directions", "kinds", "endian", "encoding",
                       "space origin", "space dimension", "spacings", "space units", "byte skip", "line skip",
                       "data file", "centerings"}

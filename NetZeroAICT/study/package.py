@@ -34,14 +34,18 @@ from .protocol import Protocol
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 8
 HU_RANGE = (-1024, 3071)
+# words that must not be read in anything readers get (the audit looks for them); a random code never spells one
+REVEALING_WORDS = ("synthetic", "synth", "digital contrast", "real_cta", "synthetic_cta", "ncct", "truth",
+                   "abnormal", "modality", "patient", "case_id")
 PACKAGE_FILE_TIME = 946684800  # 2000-01-01T00:00:00Z: one time for every file, so times say nothing
 
 
 def new_code(taken: set[str]) -> str:
-    """A fresh random code, not in ``taken`` (cryptographic randomness)."""
+    """A fresh random code, not in ``taken`` (cryptographic randomness). Codes that happen to spell a revealing
+    word (e.g. "XNCCT4KP", about 1 in 200,000) are drawn again: a reader would read them, and the audit flags them."""
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        if code not in taken:
+        if code not in taken and not any(word in code.lower() for word in REVEALING_WORDS):
             taken.add(code)
             return code
 
