@@ -65,7 +65,7 @@ def test_contrast_changes_nothing_outside_vessels_and_enhancing_tissue(pair):
 def test_tissue_hu_look_like_ct(pair):
     labels = pair.masks["tissue"].voxels
     expected = {"fat": (-120, -60), "muscle": (35, 70), "lung": (-900, -750), "cortical_bone": (300, 1600),
-                "grey_matter": (30, 48), "white_matter": (18, 36), "liver": (40, 70)}
+                "grey_matter": (30, 48), "white_matter": (18, 36), "liver": (25, 70)}  # fatty livers: 28–47
     checked = 0
     for name, (low, high) in expected.items():
         region = core(labels == LABELS[name])
@@ -80,6 +80,22 @@ def test_tissue_hu_look_like_ct(pair):
     a = pair.ncct.voxels - ndimage.uniform_filter(pair.ncct.voxels, 7)
     r = np.corrcoef(a[fat], np.roll(a, 1, axis=2)[fat])[0, 1]
     assert -0.6 < r < 0.9 and abs(r) > 0.05
+
+
+def test_some_livers_are_fatty():
+    """About 30 % of cases have a fatty liver, as dark as unenhanced blood or darker; the rest 50–65 HU."""
+    from NetZeroAICT.foundry.phantom import case_rng
+    from NetZeroAICT.foundry.tissues import FATTY_LIVER_HU, NORMAL_LIVER_HU, case_tissues
+
+    livers = np.array([case_tissues(get_indication("aorta"), case_rng("aorta", seed))[0]["liver"].hu
+                       for seed in range(400)])
+    fatty = livers < NORMAL_LIVER_HU[0]
+    assert 0.22 < fatty.mean() < 0.38
+    assert FATTY_LIVER_HU[0] <= livers.min() and livers[fatty].max() <= FATTY_LIVER_HU[1]
+    assert NORMAL_LIVER_HU[0] <= livers[~fatty].min() and livers.max() <= NORMAL_LIVER_HU[1]
+    # the liver still enhances a little in the arterial phase, fatty or not
+    tissues = case_tissues(get_indication("aorta"), case_rng("aorta", 2))[0]
+    assert tissues["liver"].hu < 40 and 10 <= tissues["liver"].cta_hu - tissues["liver"].hu <= 25
 
 
 def test_ground_truth_describes_the_lesion(pair):

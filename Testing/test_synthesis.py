@@ -661,6 +661,38 @@ def test_real_cta_joins_training_as_a_virtual_non_contrast_pair(tmp_path, monkey
     assert made == []                                                 # same CT: the case is kept
 
 
+def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phantoms(tiny_model, tmp_path,
+                                                                                    monkeypatch):
+    """``make models`` passes the indication's recipe (the shared one, overridden where measured) to training,
+    installs the model and evaluates it on held-out phantoms whose generator version the card states."""
+    import shutil
+
+    import NetZeroAICT.foundry as foundry
+    from NetZeroAICT.foundry.phantom import GENERATOR_VERSION
+    from NetZeroAICT.synthesis import model_zoo, training
+
+    real = foundry.make_pair
+    monkeypatch.setattr(foundry, "make_pair", lambda ind, seed: real(ind, seed, shape_ijk=(32, 32, 24), spacing_mm=2.0))
+    monkeypatch.setitem(training.RECIPE_BY_INDICATION, "aorta", {"false_contrast_weight": 0.25})
+    seen = {}
+
+    def fake_train(indication, data, model_dir, **kwargs):   # the tiny model stands in for a real run
+        seen.update(kwargs, indication=indication)
+        shutil.copytree(tiny_model, model_dir)
+        return read_card(model_dir)
+
+    monkeypatch.setattr(model_zoo, "train", fake_train)
+    card = model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", minutes=0.1, n_train=1,
+                                   n_test=1, log=lambda *_: None)
+    assert seen["indication"] == "aorta" and seen["false_contrast_weight"] == 0.25 and seen["max_minutes"] == 0.1
+    assert all(seen[k] == v for k, v in training.RECIPE.items() if k != "false_contrast_weight")
+    assert training.recipe("limb") == training.RECIPE
+    installed = read_card(tmp_path / "models" / "aorta")
+    assert installed.metrics_held_out["test_generator_version"] == GENERATOR_VERSION == \
+        card.training["dataset"]["generator_version"]
+    assert installed.metrics_held_out["test_seeds"] == [20001]
+
+
 def test_real_cta_that_is_not_enhanced_is_refused(tmp_path):
     from NetZeroAICT.synthesis.model_zoo import add_real_cta_cases
 

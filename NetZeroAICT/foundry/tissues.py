@@ -2,9 +2,9 @@
 
 References (../shared/data/README.md and the literature it cites): unenhanced blood 40–47 HU (30–60 with
 haematocrit), thrombus 55–80 HU and not enhancing, calcification ≥ 130 HU on NCCT, fat −100 to −50,
-lung −700 to −900, liver ≈ 46 unenhanced; arterial lumen in the indication's range
-(:attr:`Indication.lumen_hu`); in the arterial phase myocardium, renal cortex, spleen and liver enhance
-modestly, muscle, fat, bone, air and unopacified veins do not.
+lung −700 to −900, liver 50–65 unenhanced (28–47 when fatty, in 30 % of cases); arterial lumen in the
+indication's range (:attr:`Indication.lumen_hu`); in the arterial phase myocardium, renal cortex, spleen
+and liver enhance modestly, muscle, fat, bone, air and unopacified veins do not.
 """
 
 from __future__ import annotations
@@ -34,6 +34,24 @@ MASK_LABELS = {
 }
 
 
+#: Share of cases with a fatty liver (hepatic steatosis: about a quarter of adults), and the unenhanced liver HU
+#: of a fatty and of a normal liver. A fatty liver reads as dark as unenhanced blood or darker, so its hepatic
+#: veins stand out bright; a network that took every large organ at blood HU for a heart chamber would enhance it.
+STEATOSIS_SHARE = 0.3
+FATTY_LIVER_HU = (28.0, 47.0)
+NORMAL_LIVER_HU = (50.0, 65.0)
+
+
+def liver_hu(q: float) -> float:
+    """Unenhanced liver HU for a uniform draw ``q`` in [0, 1): the lowest :data:`STEATOSIS_SHARE` of draws give a
+    fatty liver, the rest a normal one (one draw, so the other tissues' draws stay as they were)."""
+    if q < STEATOSIS_SHARE:
+        lo, hi = FATTY_LIVER_HU
+        return lo + (hi - lo) * q / STEATOSIS_SHARE
+    lo, hi = NORMAL_LIVER_HU
+    return lo + (hi - lo) * (q - STEATOSIS_SHARE) / (1.0 - STEATOSIS_SHARE)
+
+
 def case_tissues(indication: Indication, rng: np.random.Generator) -> tuple[dict[str, Tissue], dict]:
     """Tissue classes with this case's HU, and the HU facts that go into case.json."""
     u = rng.uniform
@@ -55,7 +73,7 @@ def case_tissues(indication: Indication, rng: np.random.Generator) -> tuple[dict
         "marrow": Tissue(6, "fatty marrow", u(-60, 10)),
         "lung": Tissue(7, "lung", u(-870, -820)),
         "airway": Tissue(8, "airway", -990.0),
-        "liver": Tissue(9, "liver", u(48, 62), None),
+        "liver": Tissue(9, "liver", liver_hu(u(0.0, 1.0)), None),
         "spleen": Tissue(10, "spleen", u(40, 50), None),
         "kidney_cortex": Tissue(11, "renal cortex", u(30, 38), None),
         "kidney_medulla": Tissue(12, "renal medulla", u(28, 35), None),

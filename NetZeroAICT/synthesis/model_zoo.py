@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import NetZeroAICTError
 from .evaluation import case_metrics, summarise
 from .model_card import CARD_NAME, REPO_DIR, WEIGHTS_NAME, ModelCard, load_model, read_card
-from .training import CARD_NOTES, RECIPE, train
+from .training import CARD_NOTES, recipe, train
 
 VALIDATION_SEEDS = (10001,)
 TEST_SEED_START = 20001
@@ -199,7 +199,7 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
                f"--train-cases {n_train} --test-cases {n_test}"
                + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else ""))
     log(f"[{indication}] training for {minutes:g} min")
-    card = train(indication, data, model_dir, epochs=100_000, **RECIPE,   # the time budget ends it
+    card = train(indication, data, model_dir, epochs=100_000, **recipe(indication),   # the time budget ends it
                  device=device, max_minutes=minutes, threads=threads, command=command, show_progress=False)
     card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
                                 "generator_version": manifest.get("generator_version"),
@@ -231,6 +231,7 @@ def reevaluate_model(indication: str, work_dir="build/models-work", install_dir=
     log(f"[{indication}] evaluating on held-out seeds {manifest['seeds']['test']}")
     metrics = evaluate_model(target, data, manifest["split"]["test"], device)
     metrics["test_seeds"] = manifest["seeds"]["test"]
+    metrics["test_generator_version"] = manifest.get("generator_version")   # phantoms change between versions
     card.metrics_held_out = metrics
     if "mode" not in card.inference or "halo_vox" not in card.inference:
         # a card from before exact inference: say how the engine ran it (and runs it now)

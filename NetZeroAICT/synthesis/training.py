@@ -199,6 +199,15 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 #: The recipe of the shipped models (``make models``); also the defaults of ``python -m NetZeroAICT train``.
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0}
+#: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement).
+RECIPE_BY_INDICATION: dict[str, dict] = {}
+
+
+def recipe(indication: str) -> dict:
+    """The training settings ``make models`` uses for ``indication``."""
+    return {**RECIPE, **RECIPE_BY_INDICATION.get(indication, {})}
+
+
 #: The learning rate decays (cosine) to this share of its peak by the end of training.
 FINAL_LR_SHARE = 0.05
 
