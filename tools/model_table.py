@@ -26,16 +26,18 @@ def table() -> str:
     from NetZeroAICT.indications import INDICATIONS
     from NetZeroAICT.synthesis.model_card import REPO_DIR, WEIGHTS_NAME, read_card
 
-    rows = ["| indication | spacing (mm) | training | test seeds | lumen enhancement (HU): default (training range) "
-            "| lumen Dice | lumen MAE (HU) | non-vessel MAE (HU) | PSNR (dB) | weights |",
+    rows = ["| indication | spacing (mm) | training (phantom generator version) | test seeds (version) "
+            "| lumen enhancement (HU): default (training range) | lumen Dice | lumen MAE (HU) | non-vessel MAE (HU) "
+            "| PSNR (dB) | weights |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for name in INDICATIONS:
         folder = REPO_DIR / "Resources" / "Models" / name
         card = read_card(folder)
         t, held = card.training, card.metrics_held_out
         seeds = t["dataset"]["seeds"]["train"]
-        training = (f"{t['n_train_cases']} phantoms (seeds {_seeds(seeds)}), {t['epochs_run']} × "
-                    f"{t['steps_per_epoch']} steps, {t['training_time_s'] / 60:.0f} min")
+        version = t["dataset"].get("generator_version", "?")
+        training = (f"{t['n_train_cases']} phantoms (seeds {_seeds(seeds)}, v{version}), "
+                    f"{t['epochs_run']} × {t['steps_per_epoch']} steps, {t['training_time_s'] / 60:.0f} min")
         level = (f"{card.enhancement_scale_hu:.0f} ({card.contrast_level['training_lumen_enhancement_hu'][0]:.0f}–"
                  f"{card.contrast_level['training_lumen_enhancement_hu'][1]:.0f})" if card.normalised else "—")
         cells = []
@@ -45,7 +47,8 @@ def table() -> str:
                 value += " / " + fmt.format(held["matched_level"]["summary"][key]["mean"])
             cells.append(value)
         size = (folder / WEIGHTS_NAME).stat().st_size / 1000
-        rows.append(f"| {name} | {card.spacing_mm:g} | {training} | {_seeds(held['test_seeds'])} | {level} | "
+        test = f"{_seeds(held['test_seeds'])} (v{held.get('test_generator_version', '?')})"
+        rows.append(f"| {name} | {card.spacing_mm:g} | {training} | {test} | {level} | "
                     + " | ".join(cells) + f" | {size:.0f} kB |")
     return "\n".join(rows)
 

@@ -200,7 +200,7 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement).
-RECIPE_BY_INDICATION: dict[str, dict] = {}
+RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5}}
 
 
 def recipe(indication: str) -> dict:
