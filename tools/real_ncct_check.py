@@ -1,7 +1,7 @@
 """Run a shipped model on a real non-contrast CT and print what changed: the blood pool's HU before and after
 (as characterisation measures it), and how much of the tissue outside vessels was altered. Writes the preview.
 
-Usage: python tools/real_ncct_check.py NCCT [--indication aorta] [--out folder] [--lumen-hu HU]
+Usage: python tools/real_ncct_check.py NCCT [--indication aorta] [--model DIR] [--out folder] [--lumen-hu HU]
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ def main(argv=None) -> int:
     parser.add_argument("--indication", default="aorta")
     parser.add_argument("--out", default="build/real-ncct-check")
     parser.add_argument("--lumen-hu", type=float)
+    parser.add_argument("--model", help="a model folder other than the shipped one")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     record = synthesize_file(args.ncct, args.indication, out / "synthetic_cta.nii.gz", out / "uncertainty.nii.gz",
-                             out / "run_record.json", device="cpu", accept_warnings=True, lumen_hu=args.lumen_hu)
+                             out / "run_record.json", device="cpu", accept_warnings=True, lumen_hu=args.lumen_hu,
+                             model_dir=args.model)
     ncct, cta = read_volume(args.ncct), read_volume(out / "synthetic_cta.nii.gz")
     before, after = characterise(ncct), characterise(cta)
     delta = cta.voxels - ncct.voxels
@@ -45,6 +47,7 @@ def main(argv=None) -> int:
         "body_voxels_changed_percent": round(100 * float(changed[body].mean()), 2),
         "mean_abs_change_over_body_hu": round(float(np.abs(delta[body]).mean()), 2),
         "soft_tissue_20_70_hu_changed_percent": round(100 * float(changed[soft].mean()), 2),
+        "soft_tissue_20_70_hu_changed_over_50_hu_percent": round(100 * float((delta[soft] > 50).mean()), 2),
         "mean_change_in_changed_soft_tissue_hu": round(float(delta[soft & changed].mean()), 1)
         if (soft & changed).any() else 0.0,
         "seconds": record["timings_s"]["total"], "peak_rss_gb": record["peak_rss_gb"],

@@ -1,5 +1,6 @@
-"""Aorta phantom: lower chest to pelvis — lung bases, liver, spleen, kidneys, stomach, bowel, spine, ribs,
-the descending and abdominal aorta with celiac trunk, SMA, renal and common iliac arteries.
+"""Aorta phantom: lower chest to the aortic bifurcation — lung bases, liver, spleen, kidneys, stomach, bowel,
+spine, ribs, the descending and abdominal aorta with celiac trunk, SMA, renal and common iliac arteries. There
+are no pelvic bones, so ``check_input`` rightly says the field of view does not cover the pelvis.
 
 Pathologies: infrarenal ``aneurysm`` with eccentric mural thrombus, ``dissection`` (intimal flap, true and
 false lumen), ``calcified_plaque`` (heavy calcified atherosclerosis with a stenosis of a common iliac artery).
