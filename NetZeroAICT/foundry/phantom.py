@@ -24,7 +24,8 @@ from .noise import ct_noise
 from .pair import PhantomPair
 from .tissues import LABELS, MASK_LABELS, case_tissues
 
-#: Bumped when any indication's phantoms change (2: fat and CSF around limb and neck/brain arteries; 3: fatty livers).
+#: Bumped when any indication's phantoms change (2: fat and CSF around limb and neck/brain arteries;
+#: 3: fatty livers).
 GENERATOR_VERSION = "3"
 #: Largest grid a phantom may have (voxels) and the range of spacing (mm) accepted.
 MAX_VOXELS = 512 * 512 * 512

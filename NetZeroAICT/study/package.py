@@ -42,7 +42,7 @@ PACKAGE_FILE_TIME = 946684800  # 2000-01-01T00:00:00Z: one time for every file, 
 
 def new_code(taken: set[str]) -> str:
     """A fresh random code, not in ``taken`` (cryptographic randomness). Codes that happen to spell a revealing
-    word (e.g. "XNCCT4KP", about 1 in 200,000) are drawn again: a reader would read them, and the audit flags them."""
+    word (e.g. "XNCCT4KP", about 1 in 200,000) are drawn again: a reader would read it, and the audit flags it."""
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         if code not in taken and not any(word in code.lower() for word in REVEALING_WORDS):
