@@ -29,8 +29,9 @@ def register(subparsers) -> None:
                    help="epochs between hard-negative mining passes over the training cases (0: never)")
     t.add_argument("--warmup", type=float, default=RECIPE["warmup"],
                    help="share of the training (0-1) over which the learning rate ramps up linearly")
-    t.add_argument("--false-contrast-weight", type=float, default=RECIPE["false_contrast_weight"],
-                   help="share (0-1) of the vessel weight given to tissue voxels with false contrast (0: off)")
+    t.add_argument("--false-contrast-weight", type=float,
+                   help="share (0-1) of the vessel weight given to tissue voxels with false contrast (0: off; "
+                        "default: the indication's recipe, as make models trains it)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out")
@@ -63,8 +64,10 @@ def register(subparsers) -> None:
 
 def _train(args) -> int:
     from .synthesis.engine import resolve_device
-    from .synthesis.training import train
+    from .synthesis.training import recipe, train
 
+    if args.false_contrast_weight is None:
+        args.false_contrast_weight = recipe(args.indication)["false_contrast_weight"]
     card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                  batch_size=args.batch_size, patch=args.patch, learning_rate=args.lr,
                  mine_every=args.mine_every, warmup=args.warmup,

@@ -693,6 +693,30 @@ def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phanto
     assert installed.metrics_held_out["test_seeds"] == [20001]
 
 
+def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, capsys):
+    """``train`` without --false-contrast-weight trains as ``make models`` does for that indication."""
+    from NetZeroAICT.cli import main
+    from NetZeroAICT.synthesis import training
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(indication, data, out, **kwargs):
+        seen.append((indication, kwargs["false_contrast_weight"]))
+        raise Stop
+
+    monkeypatch.setattr(training, "train", fake_train)
+    for extra, expected in (([], training.recipe("neck_brain")["false_contrast_weight"]),
+                            (["--false-contrast-weight", "0.3"], 0.3)):
+        with pytest.raises(Stop):
+            main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+                  *extra])
+        assert seen.pop() == ("neck_brain", expected)
+    assert training.recipe("neck_brain")["false_contrast_weight"] != training.RECIPE["false_contrast_weight"]
+
+
 def test_real_cta_that_is_not_enhanced_is_refused(tmp_path):
     from NetZeroAICT.synthesis.model_zoo import add_real_cta_cases
 

@@ -196,7 +196,8 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
                                 "overlap": 0.25, "roi_size": [96, 96, 96], "sw_batch_size": 1}, notes=CARD_NOTES)
 
 
-#: The recipe of the shipped models (``make models``); also the defaults of ``python -m NetZeroAICT train``.
+#: The recipe of the shipped models (``make models``) and the defaults of ``python -m NetZeroAICT train``, both
+#: with the overrides of :data:`RECIPE_BY_INDICATION` (:func:`recipe`).
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement on
