@@ -554,6 +554,53 @@ def test_back_to_the_input_grid_matches_simpleitk():
     assert not to_input_grid(np.zeros_like(hu), grid, volume).any()
 
 
+def _gate_reference(enh, hu, gate_hu, min_body_hu, max_ncct_hu, max_hu):
+    """The gate written out in plain numpy, voxel by voxel rule: what ``gate_enhancement`` must compute."""
+    t0, t1 = gate_hu
+    out = np.maximum(enh, 0.0) * np.clip((enh - t0) / (t1 - t0), 0.0, 1.0)
+    never = (hu < min_body_hu) | (hu > max_ncct_hu)
+    out[never] = 0.0
+    return np.minimum(out, np.maximum(max_hu - hu, 0.0)), never
+
+
+def test_restore_gates_adds_and_keeps_untouched_voxels_bit_for_bit():
+    """Back on the input grid (resampled or not, box in the middle or reaching the edge), the synthetic CTA is
+    the NCCT plus the gated enhancement, the uncertainty is the resampled TTA std, zeroed where nothing may be
+    enhanced, and every voxel without enhancement keeps its NCCT value exactly; the statistics add up."""
+    from types import SimpleNamespace
+
+    from NetZeroAICT.synthesis.engine import MAX_HU, restore_to_input_grid
+    from NetZeroAICT.synthesis.grids import to_input_grid_sitk, to_model_grid
+
+    card = SimpleNamespace(enhancement_gate_hu=(15.0, 40.0), min_body_hu=-400.0, max_enhanced_ncct_hu=300.0)
+    rng = np.random.default_rng(3)
+    for shape, spacing, model_mm in [((45, 38, 52), (0.7, 0.8, 1.3), 1.5), ((33, 30, 28), (1.5, 1.5, 1.5), 1.5)]:
+        ncct = rng.choice([-900.0, 40.0, 60.0, 500.0, 3050.0], size=shape).astype(np.float32)
+        ncct += rng.normal(0, 5, shape).astype(np.float32)
+        volume = Volume(ncct, spacing, (1.0, 2.0, -3.0))
+        hu, grid = to_model_grid(volume, model_mm)
+        mean = np.zeros(hu.shape, np.float32)
+        std = np.zeros(hu.shape, np.float32)
+        inner = tuple(slice(2, n - 3) for n in hu.shape) if grid is not None else (slice(None),) * 3
+        mean[inner] = rng.uniform(-30, 400, mean[inner].shape)
+        std[inner] = rng.uniform(0, 20, std[inner].shape)
+        cta, unc, stats = restore_to_input_grid(volume, mean, std, grid, card)
+        back_mean = to_input_grid_sitk(mean, grid, volume)
+        back_std = to_input_grid_sitk(std, grid, volume)
+        enh, never = _gate_reference(back_mean, ncct, card.enhancement_gate_hu, card.min_body_hu,
+                                     card.max_enhanced_ncct_hu, MAX_HU)
+        assert np.abs(cta - (ncct + enh)).max() < 1e-2
+        assert np.abs(unc - np.where(never, 0.0, back_std)).max() < 1e-3
+        untouched = (cta - ncct) == 0
+        assert untouched.any() and (~untouched).any()
+        assert np.array_equal(cta[untouched], ncct[untouched])
+        assert cta.max() <= MAX_HU and not (cta - ncct)[never].any() and not unc[never].any()
+        gained = cta - ncct
+        assert stats["voxels_enhanced_fraction"] == pytest.approx((gained > 0).mean(), abs=2e-6)
+        assert stats["max_enhancement_hu"] == pytest.approx(gained.max(), abs=0.01)
+        assert stats["mean_enhancement_in_enhanced_hu"] == pytest.approx(gained[gained > 0].mean(), abs=0.01)
+
+
 def test_hard_negative_mining_finds_false_contrast_and_sampler_draws_it(tmp_path):
     """A network that enhances every blood-like voxel paints the lumen (right), an unopacified vein (false
     contrast) and leaves an enhancing organ of fat density unenhanced (too little, but not false contrast):

@@ -200,24 +200,8 @@ class SynthesisEngine:
                 std *= contrast["lumen_enhancement_hu"]
             del hu_model
         with recorder.stage("restore", at(0.86), "back to the input grid"):
-            ncct = np.asarray(volume.voxels, dtype=np.float32)
-            cta_voxels = ncct.copy()
-            uncertainty = np.zeros(ncct.shape, dtype=np.float32)
-            n_changed, total, peak = 0, 0.0, 0.0
-            # a few slices at a time: interpolate, gate, add; outside the body box nothing changes
-            for box, (enhancement, unc) in input_grid_chunks([mean, std], grid, volume):
-                gate_enhancement(enhancement, ncct[box], card.enhancement_gate_hu, card.min_body_hu,
-                                 card.max_enhanced_ncct_hu, MAX_HU, also_zero=unc)
-                uncertainty[box] = unc
-                changed = enhancement[enhancement > 0]
-                n_changed += changed.size
-                total += float(changed.sum(dtype=np.float64))
-                peak = max(peak, float(changed.max())) if changed.size else peak
-                cta_voxels[box] += enhancement
+            cta_voxels, uncertainty, stats = restore_to_input_grid(volume, mean, std, grid, card)
             del mean, std
-            stats = {"voxels_enhanced_fraction": round(n_changed / ncct.size, 6),
-                     "max_enhancement_hu": round(peak, 2),
-                     "mean_enhancement_in_enhanced_hu": round(total / n_changed, 2) if n_changed else 0.0}
         description = card.description
         cta = volume.with_voxels(cta_voxels, description=description, synthetic=True,
                                  model_id=card.model_id, model_version=card.version, indication=self.indication)
@@ -298,6 +282,37 @@ def card_settings(card: ModelCard, device: str = "cpu") -> InferenceSettings:
                              tta_flips=[tuple(f) for f in inf["tta_flips"]],
                              sw_batch_size=int(inf.get("sw_batch_size", 2)), precision=precision,
                              align=network_stride(card.architecture))
+
+
+def restore_to_input_grid(volume: Volume, mean: np.ndarray, std: np.ndarray, grid, card: ModelCard
+                          ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The synthetic CTA and the uncertainty map on ``volume``'s grid from the enhancement ``mean`` and its TTA
+    ``std`` (HU, model grid ``grid``; None when the input is on the model grid), with the enhancement statistics.
+
+    A few input slices at a time: interpolate both maps, gate the enhancement (:func:`gate_enhancement`), add it
+    to the NCCT. Outside the box where the model-grid maps are not zero nothing changes (CTA = NCCT,
+    uncertainty 0). The elementwise work runs in torch on views of the numpy arrays, so it uses torch's threads.
+    """
+    import torch
+
+    ncct = np.asarray(volume.voxels, dtype=np.float32)
+    cta_voxels = ncct.copy()
+    uncertainty = np.zeros(ncct.shape, dtype=np.float32)
+    n_changed, total, peak = 0, 0.0, 0.0
+    with torch.inference_mode():
+        for box, (enhancement, unc) in input_grid_chunks([mean, std], grid, volume, out=[None, uncertainty]):
+            gate_enhancement(enhancement, ncct[box], card.enhancement_gate_hu, card.min_body_hu,
+                             card.max_enhanced_ncct_hu, MAX_HU, also_zero=unc)
+            enh = torch.from_numpy(enhancement)       # gated: 0 or positive
+            n = int(torch.count_nonzero(enh))
+            if n:
+                n_changed += n
+                total += float(enh.sum())     # float32 sum of one chunk (pairwise), added up in float64
+                peak = max(peak, float(enh.max()))
+                torch.from_numpy(cta_voxels[box]).add_(enh)
+    stats = {"voxels_enhanced_fraction": round(n_changed / ncct.size, 6), "max_enhancement_hu": round(peak, 2),
+             "mean_enhancement_in_enhanced_hu": round(total / n_changed, 2) if n_changed else 0.0}
+    return cta_voxels, uncertainty, stats
 
 
 def _device_facts(device: str) -> dict:

@@ -55,23 +55,28 @@ def to_input_grid(array: np.ndarray, grid: sitk.Image | None, volume: Volume) ->
     if grid is None:
         return array
     out = np.zeros(volume.voxels.shape, dtype=np.float32)
-    for box, (chunk,) in input_grid_chunks([array], grid, volume):
-        out[box] = chunk
+    for _ in input_grid_chunks([array], grid, volume, out=[out]):
+        pass
     return out
 
 
-def input_grid_chunks(arrays: list[np.ndarray], grid: sitk.Image | None, volume: Volume, rows: int = 16):
+def input_grid_chunks(arrays: list[np.ndarray], grid: sitk.Image | None, volume: Volume, rows: int = 16,
+                      out: list[np.ndarray | None] | None = None):
     """Yield ``(box, chunks)``: ``arrays`` (float32, model grid) brought onto ``volume``'s grid by linear
     interpolation, a few input slices (``rows`` along z) at a time, over the box where any of them is not zero;
     elsewhere they are 0 on the input grid. ``box`` is a tuple of slices (z, y, x) of the input grid and
-    ``chunks`` one new float32 array per input array, shaped like the box. With ``grid`` None (no resampling),
-    chunks are copies of the arrays' parts.
+    ``chunks`` one float32 array per input array, shaped like the box.
+
+    A chunk is written into ``out[k][box]`` (and is that view) where ``out`` gives a full input-grid array for
+    array k; otherwise into a buffer that the next chunk reuses (use or copy it before asking for the next).
+    With ``grid`` None (no resampling), chunks are copies of the arrays' parts.
 
     The model grid shares the input's origin and direction, so voxel i of the input sits at continuous model
     index i × (input spacing / model spacing) along each axis, and trilinear interpolation is three 1-D
-    interpolations (as SimpleITK does it: points up to half a voxel beyond the last centre take the edge value).
-    Working chunk by chunk keeps the full-size temporaries away and lets the caller finish each chunk (gate,
-    add) while it is in cache.
+    interpolations (as SimpleITK does it: points up to half a voxel beyond the last centre take the edge value):
+    along x by gathering columns, then along y and z row by row from views of the two neighbouring model rows
+    (no gathered copies). Working chunk by chunk keeps full-size temporaries away and lets the caller finish
+    each chunk (gate, add) while it is in cache.
     """
     import torch
 
@@ -85,11 +90,19 @@ def input_grid_chunks(arrays: list[np.ndarray], grid: sitk.Image | None, volume:
             return
         box.append((int(hit[0]), int(hit[-1]) + 1))
     del nonzero
+    out = list(out) if out is not None else [None] * len(arrays)
     if grid is None:
         z, y, x = (slice(lo, hi) for lo, hi in box)
         for start in range(z.start, z.stop, rows):
             part = (slice(start, min(start + rows, z.stop)), y, x)
-            yield part, [np.array(a[part], dtype=np.float32) for a in arrays]
+            chunks = []
+            for array, target in zip(arrays, out):
+                if target is None:
+                    chunks.append(np.array(array[part], dtype=np.float32))
+                else:
+                    target[part] = array[part]
+                    chunks.append(target[part])
+            yield part, chunks
         return
     shape = volume.voxels.shape
     scales = [s_in / s_model for s_in, s_model in zip(volume.spacing_mm[::-1], grid.GetSpacing()[::-1])]
@@ -102,27 +115,39 @@ def input_grid_chunks(arrays: list[np.ndarray], grid: sitk.Image | None, volume:
         first, last = int(index[0]), int(index[-1]) + 1
         c = c[first:last]
         i0 = np.floor(c).astype(np.int64)
-        plans.append((first, last, torch.from_numpy(np.minimum(i0, n_model - 1)),
-                      torch.from_numpy(np.minimum(i0 + 1, n_model - 1)), torch.from_numpy((c - i0).astype(np.float32))))
+        plans.append((first, last, np.minimum(i0, n_model - 1), np.minimum(i0 + 1, n_model - 1),
+                      (c - i0).astype(np.float32)))
+    (z_first, z_last, z0, z1, zw), (y_first, y_last, y0, y1, yw), (x_first, x_last, x0, x1, xw) = plans
+    y, x = slice(y_first, y_last), slice(x_first, x_last)
     with torch.inference_mode():
         sources = []
-        for array in arrays:          # x, then y, on the (small) model grid's slices
+        for array in arrays:          # x by gathering columns, then y row by row, on the model grid's slices
             source = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-            for axis in (2, 1):
-                _, _, i0, i1, w = plans[axis]
-                view = [1, 1, 1]
-                view[axis] = -1
-                source = torch.lerp(source.index_select(axis, i0), source.index_select(axis, i1), w.view(view))
-            sources.append(source)
-        first, last, i0, i1, w = plans[0]
-        y = slice(plans[1][0], plans[1][1])
-        x = slice(plans[2][0], plans[2][1])
-        for start in range(0, last - first, rows):
-            stop = min(start + rows, last - first)
-            weight = w[start:stop].view(-1, 1, 1)
-            chunks = [torch.lerp(source.index_select(0, i0[start:stop]), source.index_select(0, i1[start:stop]),
-                                 weight).numpy() for source in sources]
-            yield (slice(first + start, first + stop), y, x), chunks
+            source = torch.lerp(source.index_select(2, torch.from_numpy(x0)),
+                                source.index_select(2, torch.from_numpy(x1)), torch.from_numpy(xw))
+            by_y = torch.empty((source.shape[0], y_last - y_first, source.shape[2]), dtype=torch.float32)
+            for row, (a, b, w) in enumerate(zip(y0, y1, yw)):
+                torch.lerp(source[:, a], source[:, b], float(w), out=by_y[:, row])
+            sources.append(by_y)
+            del source
+        buffers = [None] * len(arrays)
+        for start in range(z_first, z_last, rows):
+            stop = min(start + rows, z_last)
+            part = (slice(start, stop), y, x)
+            chunks = []
+            for k, (source, target) in enumerate(zip(sources, out)):
+                if target is not None:
+                    chunk = target[part]
+                else:
+                    if buffers[k] is None or buffers[k].shape[0] != stop - start:
+                        buffers[k] = np.empty((stop - start, y_last - y_first, x_last - x_first), np.float32)
+                    chunk = buffers[k]
+                view = torch.from_numpy(chunk)
+                for row in range(start, stop):
+                    i = row - z_first
+                    torch.lerp(source[int(z0[i])], source[int(z1[i])], float(zw[i]), out=view[row - start])
+                chunks.append(chunk)
+            yield part, chunks
 
 
 def to_input_grid_sitk(array: np.ndarray, grid: sitk.Image | None, volume: Volume) -> np.ndarray:

@@ -319,19 +319,35 @@ def gate_enhancement(enhancement: np.ndarray, ncct_hu: np.ndarray, gate_hu: Sequ
     linearly (continuous, so small changes of the prediction give small changes of the image). Voxels whose
     NCCT is below ``min_body_hu`` (air, lung) or above ``max_ncct_hu`` (bone, calcium) are never enhanced, and no
     voxel is pushed above ``max_hu``. ``also_zero`` (same shape, e.g. the uncertainty map) is set to 0 in those
-    never-enhanced voxels as well, in the same pass.
+    never-enhanced voxels as well, in the same pass. float32 arrays; the work runs in torch (its threads) on
+    views of them, 16 slices at a time to keep temporaries small.
     """
+    import torch
+
     t0, t1 = float(gate_hu[0]), float(gate_hu[1])
-    for z in range(0, enhancement.shape[0], 16):  # slabs keep temporaries small on 512×512×400 inputs
-        enh, hu = enhancement[z:z + 16], ncct_hu[z:z + 16]
-        ramp = np.subtract(enh, t0)
-        ramp *= 1.0 / max(t1 - t0, 1e-6)
-        np.clip(ramp, 0.0, 1.0, out=ramp)
-        np.maximum(enh, 0.0, out=enh)
-        enh *= ramp
-        never = (hu < min_body_hu) | (hu > max_ncct_hu)
-        enh[never] = 0.0
-        if also_zero is not None:
-            also_zero[z:z + 16][never] = 0.0
-        np.minimum(enh, np.maximum(max_hu - hu, 0.0), out=enh)
+    inv = 1.0 / max(t1 - t0, 1e-6)
+    with torch.inference_mode():
+        for z in range(0, enhancement.shape[0], 16):
+            enh, hu = _tensor_view(enhancement[z:z + 16]), _tensor_view(ncct_hu[z:z + 16])
+            ramp = enh.sub(t0).mul_(inv).clamp_(0.0, 1.0)
+            enh.clamp_(min=0.0).mul_(ramp)
+            never = (hu < min_body_hu).logical_or_(hu > max_ncct_hu)
+            enh.masked_fill_(never, 0.0)
+            if also_zero is not None:
+                _tensor_view(also_zero[z:z + 16]).masked_fill_(never, 0.0)
+            torch.minimum(enh, hu.neg().add_(max_hu).clamp_(min=0.0), out=enh)
     return enhancement
+
+
+def _tensor_view(array: np.ndarray):
+    """A torch tensor sharing ``array``'s memory (a copy only where numpy strides are negative); read-only
+    arrays are only read through it."""
+    import warnings
+
+    import torch
+
+    if any(stride < 0 for stride in array.strides):
+        array = np.ascontiguousarray(array)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)     # "not writable": such arrays are only read
+        return torch.from_numpy(array)
