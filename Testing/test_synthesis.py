@@ -514,6 +514,8 @@ def test_exact_inference_is_the_whole_volume_output_however_it_is_cut(tiny_model
     inside = body.voxels > 0
     results = {}
     for name, settings in {"one slab": InferenceSettings(tta_flips=[(), (2,)], align=4),
+                           "one slab, contiguous": InferenceSettings(tta_flips=[(), (2,)], align=4,
+                                                                     channels_last=False),
                            "many slabs": InferenceSettings(tta_flips=[(), (2,)], align=4, max_slab_voxels=20 * 48 * 48),
                            "sliding": InferenceSettings(mode="sliding", patch_size=(32, 32, 32), overlap=0.25,
                                                         tta_flips=[(), (2,)], align=4),
@@ -528,6 +530,16 @@ def test_exact_inference_is_the_whole_volume_output_however_it_is_cut(tiny_model
         if name == "many slabs":
             assert facts["slabs"] > 2 and facts["halo_vox"] == halo
     assert results["one slab"] < 1e-3 and results["many slabs"] < 1e-3 and results["one window"] < 1e-3, results
+    assert results["one slab, contiguous"] < 1e-3, results
+    # channels-last runs a copy: the network passed in keeps its memory order
+    assert all(p.is_contiguous() for p in network.parameters())
+    from NetZeroAICT.synthesis.inference import _network_for
+
+    fast = _network_for(network, InferenceSettings(), "cpu")
+    kernels = [p for p in fast.parameters() if p.dim() == 5]
+    assert fast is not network and all(p.is_contiguous(memory_format=torch.channels_last_3d) for p in kernels)
+    assert any(not p.is_contiguous() for p in kernels)
+    assert _network_for(network, InferenceSettings(channels_last=False), "cpu") is network
     assert results["sliding"] > 100 * results["many slabs"], results
     with pytest.raises(NetZeroAICTError, match="unknown inference mode"):
         predict_enhancement(network, hu, card.windows_hu, 1.0, card.min_body_hu, InferenceSettings(mode="tiles"))

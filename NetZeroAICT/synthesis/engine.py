@@ -224,6 +224,8 @@ class SynthesisEngine:
                       "architecture": card.architecture["name"]},
             "inference": {**coverage, "tta_flips": [list(f) for f in settings.tta_flips],
                           "precision": settings.precision, "crop_to_body": settings.crop_to_body,
+                          "memory_order": "channels-last 3D" if settings.channels_last and self.device == "cpu"
+                          else "contiguous",
                           "alignment_vox": settings.align,
                           **({"patch_size": list(settings.patch_size), "overlap": settings.overlap,
                               "sw_batch_size": settings.sw_batch_size, "blend": settings.blend}

@@ -57,6 +57,9 @@ class InferenceSettings:
         align: every window (slab) starts at a multiple of this many voxels of the model grid (the product of the
             network's strides): a strided network sees the same voxels the same way in every tiling, so
             tilings differ only by the windows' borders. 1 turns alignment off.
+        channels_last: on CPU, run a copy of the network with its weights and activations in channels-last 3D
+            memory order (oneDNN's fast convolutions: ≈ 1.6× faster for the shipped U-Net on 2 cores; the
+            output moves by about 1e-6 of its scale). The network passed in is not changed. Ignored on CUDA.
     """
 
     mode: str = "exact"
@@ -72,6 +75,7 @@ class InferenceSettings:
     skip_empty_windows: bool = True
     blend: str = "gaussian"
     align: int = 8
+    channels_last: bool = True
 
 
 def body_box(hu: np.ndarray, min_body_hu: float, margin: int) -> tuple[slice, slice, slice] | None:
@@ -172,6 +176,7 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
     Returns:
         (mean, std): float32 arrays shaped like ``hu``: TTA mean enhancement and its standard deviation, HU.
     """
+    network = _network_for(network, settings, device)
     if settings.mode == "exact":
         return _predict_exact(network, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
                               progress, cancel, facts if facts is not None else {})
@@ -228,12 +233,34 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
     return mean, std
 
 
+def _network_for(network, settings: InferenceSettings, device: str):
+    """The network to run: ``network`` itself, or on CPU with ``settings.channels_last`` a channels-last copy."""
+    import copy
+
+    import torch
+
+    if not settings.channels_last or str(device).startswith("cuda"):
+        return network
+    return copy.deepcopy(network).to(memory_format=torch.channels_last_3d)
+
+
+def _as_network_input(network, x):
+    """``x`` (B, C, z, y, x) in the memory order of the network's convolution weights: channels-last 3D for a
+    copy made by :func:`_network_for`, else as it is."""
+    import torch
+
+    if any(p.dim() == 5 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last_3d)
+           for p in network.parameters()):
+        return x.contiguous(memory_format=torch.channels_last_3d)
+    return x
+
+
 def _flipped_predictions(network, x, windows_hu, flips, use_bf16: bool, device_type: str):
     """Mean and mean square (each (B, 1, …)) of the network's predictions over the TTA flips of ``x``."""
     import torch
 
     batch = torch.cat([torch.flip(x, f) if f else x for f in flips], dim=0)
-    inputs = window_channels_torch(batch, windows_hu)
+    inputs = _as_network_input(network, window_channels_torch(batch, windows_hu))
     del batch
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
         out = network(inputs)
@@ -288,7 +315,7 @@ def _predict_exact(network, hu: np.ndarray, windows_hu, enhancement_scale_hu: fl
                 if progress is not None:
                     progress((n_slab * len(flips) + n_flip) / steps)
                 with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
-                    out = network(torch.flip(x, flip) if flip else x)
+                    out = network(_as_network_input(network, torch.flip(x, flip) if flip else x))
                 out = out.float()[0, 0]
                 out = (torch.flip(out, [a - 2 for a in flip]) if flip else out)[keep0 - read0:keep1 - read0]
                 out = out.cpu().numpy()
