@@ -540,6 +540,13 @@ def test_exact_inference_is_the_whole_volume_output_however_it_is_cut(tiny_model
     assert fast is not network and all(p.is_contiguous(memory_format=torch.channels_last_3d) for p in kernels)
     assert any(not p.is_contiguous() for p in kernels)
     assert _network_for(network, InferenceSettings(channels_last=False), "cpu") is network
+    # the halo is measured once per network given (training validates every epoch), not once per copy
+    import copy
+
+    fresh = copy.deepcopy(network)
+    vars(fresh).pop("_netzeroaict_halo", None)
+    predict_enhancement(fresh, hu, card.windows_hu, 1.0, card.min_body_hu, InferenceSettings(align=4))
+    assert fresh._netzeroaict_halo == (4, halo)
     assert results["sliding"] > 100 * results["many slabs"], results
     with pytest.raises(NetZeroAICTError, match="unknown inference mode"):
         predict_enhancement(network, hu, card.windows_hu, 1.0, card.min_body_hu, InferenceSettings(mode="tiles"))

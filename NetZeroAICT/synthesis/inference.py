@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -176,6 +176,8 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
     Returns:
         (mean, std): float32 arrays shaped like ``hu``: TTA mean enhancement and its standard deviation, HU.
     """
+    if settings.mode == "exact" and settings.halo is None:   # measured on (and cached with) the network given
+        settings = replace(settings, halo=receptive_halo(network, len(windows_hu), max(int(settings.align), 1), device))
     network = _network_for(network, settings, device)
     if settings.mode == "exact":
         return _predict_exact(network, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
