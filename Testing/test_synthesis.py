@@ -535,11 +535,13 @@ def test_exact_inference_is_the_whole_volume_output_however_it_is_cut(tiny_model
     assert all(p.is_contiguous() for p in network.parameters())
     from NetZeroAICT.synthesis.inference import _network_for
 
-    fast = _network_for(network, InferenceSettings(), "cpu")
+    fast, memory_format = _network_for(network, InferenceSettings(), "cpu")
     kernels = [p for p in fast.parameters() if p.dim() == 5]
     assert fast is not network and all(p.is_contiguous(memory_format=torch.channels_last_3d) for p in kernels)
     assert any(not p.is_contiguous() for p in kernels)
-    assert _network_for(network, InferenceSettings(channels_last=False), "cpu") is network
+    assert memory_format == torch.channels_last_3d
+    assert _network_for(network, InferenceSettings(channels_last=False), "cpu")[0] is network
+    assert _network_for(fast, InferenceSettings(), "cpu")[0] is fast     # already channels-last: no second copy
     # the halo is measured once per network given (training validates every epoch), not once per copy
     import copy
 

@@ -178,10 +178,10 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
     """
     if settings.mode == "exact" and settings.halo is None:   # measured on (and cached with) the network given
         settings = replace(settings, halo=receptive_halo(network, len(windows_hu), max(int(settings.align), 1), device))
-    network = _network_for(network, settings, device)
+    network, memory_format = _network_for(network, settings, device)
     if settings.mode == "exact":
-        return _predict_exact(network, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
-                              progress, cancel, facts if facts is not None else {})
+        return _predict_exact(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings,
+                              device, progress, cancel, facts if facts is not None else {})
     if settings.mode != "sliding":
         raise NetZeroAICTError(f"unknown inference mode {settings.mode!r}", where="inference settings: mode",
                                hint="use exact or sliding")
@@ -218,7 +218,7 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
             torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
         if not bool(keep.any()):
             return result
-        m, q = _flipped_predictions(network, x[keep], windows_hu, flips, use_bf16, device_type)
+        m, q = _flipped_predictions(network, memory_format, x[keep], windows_hu, flips, use_bf16, device_type)
         result[keep] = torch.cat([m, q], dim=1)
         return result
 
@@ -236,33 +236,27 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
 
 
 def _network_for(network, settings: InferenceSettings, device: str):
-    """The network to run: ``network`` itself, or on CPU with ``settings.channels_last`` a channels-last copy."""
+    """The network to run and the memory order to give its inputs in: on CPU with ``settings.channels_last`` a
+    channels-last copy (or ``network`` itself where its weights are already in that order, as in training),
+    otherwise ``network`` itself with contiguous inputs."""
     import copy
 
     import torch
 
     if not settings.channels_last or str(device).startswith("cuda"):
-        return network
-    return copy.deepcopy(network).to(memory_format=torch.channels_last_3d)
+        return network, torch.contiguous_format
+    if not any(p.dim() == 5 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last_3d)
+               for p in network.parameters()):
+        network = copy.deepcopy(network).to(memory_format=torch.channels_last_3d)
+    return network, torch.channels_last_3d
 
 
-def _as_network_input(network, x):
-    """``x`` (B, C, z, y, x) in the memory order of the network's convolution weights: channels-last 3D for a
-    copy made by :func:`_network_for`, else as it is."""
-    import torch
-
-    if any(p.dim() == 5 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last_3d)
-           for p in network.parameters()):
-        return x.contiguous(memory_format=torch.channels_last_3d)
-    return x
-
-
-def _flipped_predictions(network, x, windows_hu, flips, use_bf16: bool, device_type: str):
+def _flipped_predictions(network, memory_format, x, windows_hu, flips, use_bf16: bool, device_type: str):
     """Mean and mean square (each (B, 1, …)) of the network's predictions over the TTA flips of ``x``."""
     import torch
 
     batch = torch.cat([torch.flip(x, f) if f else x for f in flips], dim=0)
-    inputs = _as_network_input(network, window_channels_torch(batch, windows_hu))
+    inputs = window_channels_torch(batch, windows_hu).contiguous(memory_format=memory_format)
     del batch
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
         out = network(inputs)
@@ -276,7 +270,7 @@ def _flipped_predictions(network, x, windows_hu, flips, use_bf16: bool, device_t
     return first / len(flips), second / len(flips)
 
 
-def _predict_exact(network, hu: np.ndarray, windows_hu, enhancement_scale_hu: float, min_body_hu: float,
+def _predict_exact(network, memory_format, hu: np.ndarray, windows_hu, enhancement_scale_hu: float, min_body_hu: float,
                    settings: InferenceSettings, device: str, progress, cancel, facts: dict) -> tuple[np.ndarray, np.ndarray]:
     """``predict_enhancement`` in ``exact`` mode: the whole-volume output, in slabs with a halo."""
     import torch
@@ -317,7 +311,7 @@ def _predict_exact(network, hu: np.ndarray, windows_hu, enhancement_scale_hu: fl
                 if progress is not None:
                     progress((n_slab * len(flips) + n_flip) / steps)
                 with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
-                    out = network(_as_network_input(network, torch.flip(x, flip) if flip else x))
+                    out = network((torch.flip(x, flip) if flip else x).contiguous(memory_format=memory_format))
                 out = out.float()[0, 0]
                 out = (torch.flip(out, [a - 2 for a in flip]) if flip else out)[keep0 - read0:keep1 - read0]
                 out = out.cpu().numpy()
