@@ -433,6 +433,75 @@ def test_evaluate_model_reports_default_and_matched_contrast_level(tiny_model, t
     for row in metrics["cases"]:
         assert row["lumen_enhancement_hu"] == read_card(tiny_model).enhancement_scale_hu
     assert set(matched["summary"]["targets_met"]) == {"lumen_dice", "lumen_mae_hu", "nonvessel_mae_hu", "psnr_db"}
+    thick = metrics["thick_voxels"]   # the same cases with 3 mm voxels, both contrast levels
+    assert [r["case"] for r in thick["cases"]] == ["case_021", "case_022"] and thick["voxel_mm_factor"] == 2
+    for row, fine in zip(thick["matched_level"]["cases"], matched["cases"]):
+        assert row["lumen_enhancement_hu"] == pytest.approx(310, abs=5)
+        assert row["lumen_hu_true"] < fine["lumen_hu_true"]   # partial volume with the wall in larger voxels
+
+
+def test_thick_voxels_is_the_block_mean_on_the_block_centres():
+    """The thick-voxel version of a case: 2×2×2 block means of NCCT and CTA, on a grid whose voxel centres
+    are the block centres in patient space (oblique grid), masks kept where at least half the block is inside."""
+    from NetZeroAICT.synthesis.evaluation import thick_voxels
+
+    rng = np.random.default_rng(3)
+    direction = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    ncct = Volume(rng.normal(40, 10, (6, 8, 10)).astype(np.float32), (0.8, 0.9, 1.5), (10.0, -5.0, 3.0), direction)
+    cta = ncct.voxels + 100
+    lumen = np.zeros(ncct.voxels.shape, np.uint8)
+    lumen[:2, :2, :2] = 1          # a whole block
+    lumen[2:4, 2:4, 2] = 1         # half of a block
+    lumen[4, 4, 4] = 1             # one voxel of a block
+    coarse, coarse_cta, masks = thick_voxels(ncct, cta, {"lumen": lumen, "enhancing": lumen})
+    assert coarse.voxels.shape == (3, 4, 5) and coarse.spacing_mm == (1.6, 1.8, 3.0)
+    assert coarse.voxels[1, 2, 3] == pytest.approx(ncct.voxels[2:4, 4:6, 6:8].mean(), abs=1e-4)
+    np.testing.assert_allclose(coarse_cta, coarse.voxels + 100, atol=1e-4)
+    fine_centre = ncct.ijk_to_lps() @ np.array([6.5, 4.5, 2.5, 1.0])    # (i, j, k) of block (k=1, j=2, i=3)
+    np.testing.assert_allclose(coarse.ijk_to_lps() @ np.array([3, 2, 1, 1.0]), fine_centre, atol=1e-9)
+    assert masks["lumen"].sum() == 1 and masks["lumen"][0, 0, 0] == 1
+    assert masks["enhancing"].sum() == 3
+
+
+def test_thick_slice_augmentation_matches_the_engine_resampling_a_coarse_scan():
+    """``coarsen`` shows a patch as the engine sees a scan with thicker voxels once it is back on the model grid:
+    block means, linearly interpolated (SimpleITK, voxel centres at the block centres) — away from the edge of
+    the patch; and the sampler coarsens NCCT and target alike in the chosen share of its patches."""
+    import SimpleITK as sitk
+
+    from NetZeroAICT.synthesis.training_data import PatchSampler, TrainingCase, coarsen
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 24, 24)).astype(np.float32)
+    factors = (3, 2, 2)                                    # (z, y, x)
+    small = x.reshape(8, 3, 12, 2, 12, 2).mean(axis=(1, 3, 5))
+    image = sitk.GetImageFromArray(small)
+    image.SetSpacing((3.0, 3.0, 4.5))
+    image.SetOrigin((0.75, 0.75, 1.5))                     # the block centres on the 1.5 mm grid
+    reference = sitk.GetImageFromArray(x)
+    reference.SetSpacing((1.5, 1.5, 1.5))
+    resampled = sitk.GetArrayFromImage(sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0))
+    inner = (slice(3, -3),) * 3
+    coarse = coarsen(x, factors)
+    np.testing.assert_allclose(coarse[inner], resampled[inner], atol=1e-5)
+    assert coarse.std() < 0.6 * x.std()                    # averaging took most of the white noise away
+    odd = coarsen(x[:23, :22, :21], factors)               # sizes that are not multiples: padded, then cropped
+    assert odd.shape == (23, 22, 21)
+    np.testing.assert_allclose(odd[3:18, 3:18, 3:18], coarse[3:18, 3:18, 3:18], atol=1e-5)
+
+    ncct = rng.normal(40, 15, (32, 32, 32)).astype(np.float32)
+    enhancement = 2 * ncct               # any linear relation survives coarsening both alike
+    case = TrainingCase("c", ncct, enhancement, np.zeros(ncct.shape, np.uint8), np.ones(ncct.shape, np.float32))
+    batches = {}
+    for fraction in (0.0, 1.0):
+        sampler = PatchSampler([case], (12, 12, 12), vessel_fraction=0.0, blood_like_fraction=0.0, seed=1,
+                               coarse_fraction=fraction)
+        batches[fraction] = sampler.sample(16)
+    assert batches[0.0][0].std() == pytest.approx(15, rel=0.1)   # sharp patches: the noise as it was
+    hu, target, weight = batches[1.0]
+    assert hu.std() < 0.75 * 15 and hu.std() > 0.2 * 15      # every patch coarsened, by several factors
+    np.testing.assert_allclose(target, 2 * hu, rtol=1e-5, atol=1e-3)
+    assert (weight == 1.0).all()
 
 
 def test_windows_start_at_multiples_of_the_network_stride():

@@ -128,6 +128,33 @@ def blood_like_tissue(case: TrainingCase) -> np.ndarray:
 #: Most negative patch centres kept per case (blood-like tissue, hard negatives), drawn at random.
 MAX_NEGATIVE_POINTS = 200_000
 
+#: Thick-slice augmentation: block factors (z, and y = x) a coarsened patch is averaged over, drawn uniformly.
+#: At the 1.5 mm model spacing, z factors 2–3 are 3–4.5 mm slices (routine non-contrast CT), in-plane factor 2 a
+#: 3 mm pixel.
+COARSE_Z_FACTORS = (2, 3)
+COARSE_XY_FACTORS = (1, 2)
+
+
+def coarsen(volume: np.ndarray, factors) -> np.ndarray:
+    """``volume`` (z, y, x) as a scan with ``factors`` × thicker voxels shows it once the engine has brought it
+    back to the model grid: the mean over each block of voxels (what a thicker slice or a larger pixel
+    integrates), then linear interpolation back to the original size with the coarse voxel centres at the block
+    centres (as the engine resamples a coarse input). Linear, so coarsening the NCCT and the enhancement
+    separately is the same as coarsening the CTA. A size that is not a multiple of its factor is padded with its
+    last slice for the blocks and cropped back."""
+    import torch
+    import torch.nn.functional as F
+
+    factors = tuple(int(f) for f in factors)
+    if factors == (1, 1, 1):
+        return volume.copy()
+    pads = [(0, -n % f) for n, f in zip(volume.shape, factors)]
+    padded = np.pad(volume, pads, mode="edge") if any(p for _, p in pads) else volume
+    t = torch.from_numpy(np.ascontiguousarray(padded, dtype=np.float32))[None, None]
+    coarse = F.avg_pool3d(t, kernel_size=factors, stride=factors)
+    fine = F.interpolate(coarse, size=padded.shape, mode="trilinear", align_corners=False)[0, 0].numpy()
+    return fine[tuple(slice(0, n) for n in volume.shape)]
+
 
 class PatchSampler:
     """Random patches (z, y, x) from training cases: a fraction centred on a random lumen voxel, a fraction on
@@ -137,10 +164,16 @@ class PatchSampler:
     Once :meth:`set_hard_negatives` has given a case the voxels where the network currently synthesises false
     contrast, ``hard_fraction`` of that case's negative patches are centred on them instead (hard-negative
     mining: an unopacified vein beside its artery, a fat plane that looks like a vessel sheath, are a tiny
-    part of the blood-like tissue and would otherwise seldom be drawn)."""
+    part of the blood-like tissue and would otherwise seldom be drawn).
+
+    ``coarse_fraction`` of the patches are shown as a thicker-sliced scan would show them (:func:`coarsen`,
+    NCCT and target alike, factors from :data:`COARSE_Z_FACTORS` and :data:`COARSE_XY_FACTORS`): routine
+    non-contrast CT often has 3–5 mm slices, and a network that has only seen sharp 1.5 mm phantoms takes the
+    smooth look of an interpolated thick-slice scan for blood and enhances it."""
 
     def __init__(self, cases: list[TrainingCase], patch_size, vessel_fraction: float = 0.6, seed: int = 0,
-                 normalise: bool = False, blood_like_fraction: float = 0.2, hard_fraction: float = 0.75):
+                 normalise: bool = False, blood_like_fraction: float = 0.2, hard_fraction: float = 0.75,
+                 coarse_fraction: float = 0.0):
         self.patch = tuple(int(p) for p in patch_size)
         self.normalise = normalise
         self.cases = [TrainingCase(c.name, _pad_to(c.ncct_hu, self.patch, PAD_HU),
@@ -155,6 +188,7 @@ class PatchSampler:
         self.vessel_fraction = vessel_fraction
         self.blood_like_fraction = blood_like_fraction
         self.hard_fraction = hard_fraction
+        self.coarse_fraction = coarse_fraction
 
     def _subsample(self, points: np.ndarray) -> np.ndarray:
         if len(points) > MAX_NEGATIVE_POINTS:
@@ -194,6 +228,11 @@ class PatchSampler:
             for arr, src in zip(out, (case.ncct_hu, case.enhancement_hu, case.weight)):
                 patch = src[box]
                 arr[b, 0] = np.flip(patch, flips) if flips else patch
+            if self.coarse_fraction and self.rng.random() < self.coarse_fraction:
+                xy = int(self.rng.choice(COARSE_XY_FACTORS))
+                factors = (int(self.rng.choice(COARSE_Z_FACTORS)), xy, xy)
+                for arr in out[:2]:   # NCCT and enhancement; the loss weights stay those of the sharp lumen
+                    arr[b, 0] = coarsen(arr[b, 0], factors)
             if self.normalise:
                 out[1][b] /= case.lumen_enhancement_hu
         return tuple(out)
