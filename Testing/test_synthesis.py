@@ -841,16 +841,17 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
         pass
 
     def fake_train(indication, data, out, **kwargs):
-        seen.append((indication, kwargs["false_contrast_weight"]))
+        seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"]))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
-    for extra, expected in (([], training.recipe("neck_brain")["false_contrast_weight"]),
-                            (["--false-contrast-weight", "0.3"], 0.3)):
+    own = training.recipe("neck_brain")
+    for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"])),
+                            (["--false-contrast-weight", "0.3", "--coarse-fraction", "0"], (0.3, 0.0))):
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   *extra])
-        assert seen.pop() == ("neck_brain", expected)
+        assert seen.pop() == ("neck_brain", *expected)
     assert training.recipe("neck_brain")["false_contrast_weight"] != training.RECIPE["false_contrast_weight"]
 
 
