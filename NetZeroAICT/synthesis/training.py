@@ -24,7 +24,8 @@ from ..indications import get_indication
 from .inference import InferenceSettings, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model
 from .network import build_network, default_architecture, network_stride, window_channels_torch
-from .training_data import COARSE_XY_FACTORS, COARSE_Z_FACTORS, PatchSampler, load_training_case, read_manifest
+from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, PatchSampler, coarse_z_factors, load_training_case,
+                            read_manifest)
 
 #: Per-indication model spacing (mm), the phantoms' own spacing: coarse enough for 2 CPU cores, fine enough
 #: for the vessels' calibre (coronary arteries 2–4 mm, carotids 5–7 mm, aorta 20–30 mm).
@@ -278,7 +279,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                                "training_lumen_enhancement_hu": [round(min(levels), 1), round(max(levels), 1)]}
     load_s = time.perf_counter() - t_load
     sampler = PatchSampler(train_cases, card.patch_size, seed=seed, normalise=normalise,
-                           coarse_fraction=coarse_fraction)
+                           coarse_fraction=coarse_fraction, spacing_mm=card.spacing_mm)
     val_crops = [crop for case in val_cases for crop in validation_crops(case, seed)]
     network = build_network(card.architecture).to(device)
     # on CPU, weights and activations in channels-last 3D order: oneDNN's fast convolutions, ≈ 1.5–2× faster
@@ -380,7 +381,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                        f"synthesised ≥ {HARD_NEGATIVE_HU:g} HU of false enhancement (hard negatives)"
                        if mine_every else "")
                     + (f"; {coarse_fraction:.0%} of the patches shown as a thick-slice scan shows them (block mean "
-                       f"over {'/'.join(map(str, COARSE_Z_FACTORS))} voxels along z and "
+                       f"over {'/'.join(map(str, coarse_z_factors(card.spacing_mm)))} voxels along z "
+                       f"({'/'.join(f'{mm:g}' for mm in COARSE_SLICE_MM)} mm slices) and "
                        f"{'/'.join(map(str, COARSE_XY_FACTORS))} in-plane, linear back to the model grid; NCCT "
                        f"and target alike)" if coarse_fraction else ""),
         "mine_every": mine_every, "coarse_fraction": coarse_fraction,

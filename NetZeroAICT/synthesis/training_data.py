@@ -128,11 +128,16 @@ def blood_like_tissue(case: TrainingCase) -> np.ndarray:
 #: Most negative patch centres kept per case (blood-like tissue, hard negatives), drawn at random.
 MAX_NEGATIVE_POINTS = 200_000
 
-#: Thick-slice augmentation: block factors (z, and y = x) a coarsened patch is averaged over, drawn uniformly.
-#: At the 1.5 mm model spacing, z factors 2–3 are 3–4.5 mm slices (routine non-contrast CT), in-plane factor 2 a
-#: 3 mm pixel.
-COARSE_Z_FACTORS = (2, 3)
+#: Thick-slice augmentation: the slice thicknesses (mm) a coarsened patch shows, drawn uniformly (routine
+#: non-contrast CT: 3–5 mm), and its in-plane block factors (voxels; 2 at 1.5 mm spacing is a 3 mm pixel).
+COARSE_SLICE_MM = (3.0, 4.5)
 COARSE_XY_FACTORS = (1, 2)
+
+
+def coarse_z_factors(spacing_mm: float) -> tuple[int, ...]:
+    """Block factors along z (voxels at the model spacing) for the slices of :data:`COARSE_SLICE_MM`: (2, 3) at
+    1.5 mm, (3, 5) at 0.9 mm; at least 2."""
+    return tuple(max(2, int(round(mm / spacing_mm))) for mm in COARSE_SLICE_MM)
 
 
 def coarsen(volume: np.ndarray, factors) -> np.ndarray:
@@ -167,13 +172,14 @@ class PatchSampler:
     part of the blood-like tissue and would otherwise seldom be drawn).
 
     ``coarse_fraction`` of the patches are shown as a thicker-sliced scan would show them (:func:`coarsen`,
-    NCCT and target alike, factors from :data:`COARSE_Z_FACTORS` and :data:`COARSE_XY_FACTORS`): routine
+    NCCT and target alike, slices of :data:`COARSE_SLICE_MM` at the model spacing ``spacing_mm``, in-plane
+    factors :data:`COARSE_XY_FACTORS`): routine
     non-contrast CT often has 3–5 mm slices, and a network that has only seen sharp 1.5 mm phantoms takes the
     smooth look of an interpolated thick-slice scan for blood and enhances it."""
 
     def __init__(self, cases: list[TrainingCase], patch_size, vessel_fraction: float = 0.6, seed: int = 0,
                  normalise: bool = False, blood_like_fraction: float = 0.2, hard_fraction: float = 0.75,
-                 coarse_fraction: float = 0.0):
+                 coarse_fraction: float = 0.0, spacing_mm: float = 1.5):
         self.patch = tuple(int(p) for p in patch_size)
         self.normalise = normalise
         self.cases = [TrainingCase(c.name, _pad_to(c.ncct_hu, self.patch, PAD_HU),
@@ -189,6 +195,7 @@ class PatchSampler:
         self.blood_like_fraction = blood_like_fraction
         self.hard_fraction = hard_fraction
         self.coarse_fraction = coarse_fraction
+        self.coarse_z = coarse_z_factors(spacing_mm)
 
     def _subsample(self, points: np.ndarray) -> np.ndarray:
         if len(points) > MAX_NEGATIVE_POINTS:
@@ -230,7 +237,7 @@ class PatchSampler:
                 arr[b, 0] = np.flip(patch, flips) if flips else patch
             if self.coarse_fraction and self.rng.random() < self.coarse_fraction:
                 xy = int(self.rng.choice(COARSE_XY_FACTORS))
-                factors = (int(self.rng.choice(COARSE_Z_FACTORS)), xy, xy)
+                factors = (int(self.rng.choice(self.coarse_z)), xy, xy)
                 for arr in out[:2]:   # NCCT and enhancement; the loss weights stay those of the sharp lumen
                     arr[b, 0] = coarsen(arr[b, 0], factors)
             if self.normalise:
