@@ -434,7 +434,8 @@ def test_evaluate_model_reports_default_and_matched_contrast_level(tiny_model, t
         assert row["lumen_enhancement_hu"] == read_card(tiny_model).enhancement_scale_hu
     assert set(matched["summary"]["targets_met"]) == {"lumen_dice", "lumen_mae_hu", "nonvessel_mae_hu", "psnr_db"}
     thick = metrics["thick_voxels"]   # the same cases with 3 mm voxels, both contrast levels
-    assert [r["case"] for r in thick["cases"]] == ["case_021", "case_022"] and thick["voxel_mm_factor"] == 2
+    assert [r["case"] for r in thick["cases"]] == ["case_021", "case_022"] and thick["block_voxels"] == 2
+    assert thick["spacing_mm"] == [3.0, 3.0, 3.0]     # the tubes' 1.5 mm voxels, 2³ to a block
     for row, fine in zip(thick["matched_level"]["cases"], matched["cases"]):
         assert row["lumen_enhancement_hu"] == pytest.approx(310, abs=5)
         assert row["lumen_hu_true"] < fine["lumen_hu_true"]   # partial volume with the wall in larger voxels
@@ -461,6 +462,8 @@ def test_thick_voxels_is_the_block_mean_on_the_block_centres():
     np.testing.assert_allclose(coarse.ijk_to_lps() @ np.array([3, 2, 1, 1.0]), fine_centre, atol=1e-9)
     assert masks["lumen"].sum() == 1 and masks["lumen"][0, 0, 0] == 1
     assert masks["enhancing"].sum() == 3
+    from NetZeroAICT.synthesis.evaluation import thick_voxel_factor
+    assert [thick_voxel_factor(s) for s in (1.5, 1.25, 0.9, 0.7, 3.0)] == [2, 2, 3, 4, 2]
 
 
 def test_thick_slice_augmentation_matches_the_engine_resampling_a_coarse_scan():

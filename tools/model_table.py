@@ -28,7 +28,7 @@ def table() -> str:
 
     rows = ["| indication | spacing (mm) | training (phantom generator version) | test seeds (version) "
             "| lumen enhancement (HU): default (training range) | lumen Dice | lumen MAE (HU) | non-vessel MAE (HU) "
-            "| PSNR (dB) | 3 mm voxels: lumen Dice, tissue MAE (HU) | weights |",
+            "| PSNR (dB) | ≈ 3 mm voxels: lumen Dice, tissue MAE (HU) | weights |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in INDICATIONS:
         folder = REPO_DIR / "Resources" / "Models" / name
@@ -48,7 +48,7 @@ def table() -> str:
             cells.append(value)
         thick = held.get("thick_voxels")
         cells.append(f"{thick['summary']['lumen_dice']['mean']:.2f}, {thick['summary']['tissue_mae_hu']['mean']:.1f}"
-                     if thick else "not measured")
+                     + (f" ({thick['spacing_mm'][0]:g} mm)" if "spacing_mm" in thick else "") if thick else "not measured")
         size = (folder / WEIGHTS_NAME).stat().st_size / 1000
         test = f"{_seeds(held['test_seeds'])} (v{held.get('test_generator_version', '?')})"
         rows.append(f"| {name} | {card.spacing_mm:g} | {training} | {test} | {level} | "

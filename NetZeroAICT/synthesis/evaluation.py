@@ -10,9 +10,9 @@ Definitions (volumes on the phantom's own grid, HU):
   −1024…3071 HU;
 - tissue MAE: the non-vessel MAE without the enhancing organs (tissue that must stay as it is).
 
-The same metrics are also taken on each case as a scan with thicker voxels would show it (:func:`thick_voxels`:
-the phantom's NCCT, CTA and masks averaged over blocks of 2 × 2 × 2 voxels, 1.5 → 3 mm), since routine
-non-contrast CT often comes in 3–5 mm slices.
+The same metrics are also taken on each case as a scan with voxels of about 3 mm would show it
+(:func:`thick_voxels`: the phantom's NCCT, CTA and masks averaged over blocks of :func:`thick_voxel_factor`³
+voxels, e.g. 2³ at 1.5 mm), since routine non-contrast CT often comes in 3–5 mm slices.
 """
 
 from __future__ import annotations
@@ -23,8 +23,14 @@ from scipy import ndimage
 from .. import metrics
 from ..volume import Volume
 
-#: Block edge (voxels) of the thick-voxel evaluation: the phantoms' 1.5 mm voxels → 3 mm.
-THICK_VOXEL_FACTOR = 2
+#: Voxel edge (mm) the thick-voxel evaluation aims at: routine non-contrast CT is often read in 3–5 mm slices.
+THICK_VOXEL_MM = 3.0
+
+
+def thick_voxel_factor(spacing_mm: float) -> int:
+    """Block edge (voxels, at least 2) that brings a phantom's voxels nearest :data:`THICK_VOXEL_MM`: 2 at 1.5 and
+    1.25 mm, 3 at 0.9 mm, 4 at 0.7 mm."""
+    return max(2, int(round(THICK_VOXEL_MM / spacing_mm)))
 
 DICE_THRESHOLD_HU = 150.0
 TARGETS = {"lumen_dice": (">=", 0.90), "lumen_mae_hu": ("<=", 30.0), "nonvessel_mae_hu": ("<=", 10.0),
@@ -73,7 +79,7 @@ def block_mean(array: np.ndarray, factor: int) -> np.ndarray:
     return blocks.mean(axis=(1, 3, 5))
 
 
-def thick_voxels(ncct: Volume, cta: np.ndarray, masks: dict[str, np.ndarray], factor: int = THICK_VOXEL_FACTOR
+def thick_voxels(ncct: Volume, cta: np.ndarray, masks: dict[str, np.ndarray], factor: int = 2
                  ) -> tuple[Volume, np.ndarray, dict[str, np.ndarray]]:
     """A case as a scanner with ``factor`` × larger voxels would record it: NCCT and CTA averaged over blocks
     of ``factor``³ voxels (what a thicker slice and a larger pixel integrate), on a grid whose voxel centres are

@@ -149,7 +149,7 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
     """
     from ..volume_io import read_volume
     from .engine import SynthesisEngine
-    from .evaluation import THICK_VOXEL_FACTOR, thick_voxels
+    from .evaluation import thick_voxel_factor, thick_voxels
     from .training_data import lumen_enhancement_hu
 
     card = read_card(model_dir)
@@ -163,7 +163,8 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
         masks = {m: read_volume(folder / f"{m}.nii.gz", label=True).voxels
                  for m in ("lumen", "body", "enhancing") if (folder / f"{m}.nii.gz").is_file()}
         masks.setdefault("body", (ncct.voxels > -400).astype(np.uint8))
-        versions = {"phantom": (ncct, cta, masks), "thick": thick_voxels(ncct, cta, masks)}
+        factor = thick_voxel_factor(min(ncct.spacing_mm))
+        versions = {"phantom": (ncct, cta, masks), "thick": thick_voxels(ncct, cta, masks, factor)}
         for version, (image, reference, truth) in versions.items():
             rows, matched = tables[version]
             levels = [None] + ([lumen_enhancement_hu(reference - image.voxels, truth["lumen"])]
@@ -191,10 +192,12 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
 
     metrics = {**section(*tables["phantom"]),
                "method": "NetZeroAICT.synthesis.evaluation.case_metrics (definitions in its docstring)"}
-    metrics["thick_voxels"] = {**section(*tables["thick"]), "voxel_mm_factor": THICK_VOXEL_FACTOR,
-                               "what": f"each test phantom as a scan with {THICK_VOXEL_FACTOR}× larger voxels shows "
-                                       f"it (NCCT, CTA and masks averaged over blocks of {THICK_VOXEL_FACTOR}³ "
-                                       "voxels); metrics on that coarse grid"}
+    if cases:
+        spacing = [float(s) for s in thick_voxels(ncct, cta, {}, factor)[0].spacing_mm]
+        metrics["thick_voxels"] = {**section(*tables["thick"]), "block_voxels": factor, "spacing_mm": spacing,
+                                   "what": f"each test phantom as a scan with {factor}× larger voxels shows it "
+                                           f"(NCCT, CTA and masks averaged over blocks of {factor}³ voxels); "
+                                           "metrics on that coarse grid"}
     return metrics
 
 
@@ -263,10 +266,10 @@ def reevaluate_model(indication: str, work_dir="build/models-work", install_dir=
     tmp.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     tmp.replace(target / CARD_NAME)
     read_card(target)  # validates the card written
-    thick = metrics["thick_voxels"]
+    thick = metrics.get("thick_voxels", {})
     for label, part in (("default level", metrics), ("matched level", metrics.get("matched_level")),
-                        ("3 mm voxels, default level", thick), ("3 mm voxels, matched level",
-                                                                thick.get("matched_level"))):
+                        ("thick voxels, default level", thick), ("thick voxels, matched level",
+                                                                 thick.get("matched_level"))):
         if part:
             log(f"[{indication}] {label}: " + json.dumps(
                 {k: v["mean"] for k, v in part["summary"].items() if isinstance(v, dict) and "mean" in v}))
