@@ -505,7 +505,10 @@ def test_thick_slice_augmentation_matches_the_engine_resampling_a_coarse_scan():
     assert hu.std() < 0.75 * 15 and hu.std() > 0.2 * 15      # every patch coarsened, by several factors
     np.testing.assert_allclose(target, 2 * hu, rtol=1e-5, atol=1e-3)
     assert (weight == 1.0).all()
+    from NetZeroAICT.synthesis.training import COARSE_RAMP, coarse_share
     from NetZeroAICT.synthesis.training_data import coarse_z_factors
+    assert coarse_share(0.0) == 0.0 and coarse_share(COARSE_RAMP / 2) == pytest.approx(0.5)
+    assert coarse_share(COARSE_RAMP) == coarse_share(0.9) == 1.0
     assert coarse_z_factors(1.5) == (2, 3) and coarse_z_factors(0.9) == (3, 5) and coarse_z_factors(4.0) == (2, 2)
 
 
