@@ -145,7 +145,7 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
     model ``matched_level`` repeats the run at each case's true lumen enhancement (measured on its reference
     CTA): the phantoms' contrast level is drawn at random per case and is not visible in the NCCT, so this is the
     part of the error the model itself can remove. ``thick_voxels`` holds the same for each case as a scan with
-    3 mm voxels shows it (:func:`~NetZeroAICT.synthesis.evaluation.thick_voxels`).
+    voxels of about 3 mm shows it (:func:`~NetZeroAICT.synthesis.evaluation.thick_voxels`).
     """
     from ..volume_io import read_volume
     from .engine import SynthesisEngine
@@ -193,7 +193,7 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
     metrics = {**section(*tables["phantom"]),
                "method": "NetZeroAICT.synthesis.evaluation.case_metrics (definitions in its docstring)"}
     if cases:
-        spacing = [float(s) for s in thick_voxels(ncct, cta, {}, factor)[0].spacing_mm]
+        spacing = [float(s) * factor for s in ncct.spacing_mm]
         metrics["thick_voxels"] = {**section(*tables["thick"]), "block_voxels": factor, "spacing_mm": spacing,
                                    "what": f"each test phantom as a scan with {factor}× larger voxels shows it "
                                            f"(NCCT, CTA and masks averaged over blocks of {factor}³ voxels); "
