@@ -47,8 +47,8 @@ def table() -> str:
                 value += " / " + fmt.format(held["matched_level"]["summary"][key]["mean"])
             cells.append(value)
         thick = held.get("thick_voxels")
-        cells.append(f"{thick['summary']['lumen_dice']['mean']:.2f}, {thick['summary']['tissue_mae_hu']['mean']:.1f}"
-                     + (f" ({thick['spacing_mm'][0]:g} mm)" if "spacing_mm" in thick else "") if thick else "not measured")
+        cells.append(f"{thick['summary']['lumen_dice']['mean']:.2f}, {thick['summary']['tissue_mae_hu']['mean']:.1f} "
+                     f"({thick['spacing_mm'][0]:g} mm)" if thick else "not measured")   # cards from before it
         size = (folder / WEIGHTS_NAME).stat().st_size / 1000
         test = f"{_seeds(held['test_seeds'])} (v{held.get('test_generator_version', '?')})"
         rows.append(f"| {name} | {card.spacing_mm:g} | {training} | {test} | {level} | "

@@ -23,15 +23,6 @@ from scipy import ndimage
 from .. import metrics
 from ..volume import Volume
 
-#: Voxel edge (mm) the thick-voxel evaluation aims at: routine non-contrast CT is often read in 3–5 mm slices.
-THICK_VOXEL_MM = 3.0
-
-
-def thick_voxel_factor(spacing_mm: float) -> int:
-    """Block edge (voxels, at least 2) that brings a phantom's voxels nearest :data:`THICK_VOXEL_MM`: 2 at 1.5 and
-    1.25 mm, 3 at 0.9 mm, 4 at 0.7 mm."""
-    return max(2, int(round(THICK_VOXEL_MM / spacing_mm)))
-
 DICE_THRESHOLD_HU = 150.0
 TARGETS = {"lumen_dice": (">=", 0.90), "lumen_mae_hu": ("<=", 30.0), "nonvessel_mae_hu": ("<=", 10.0),
            "psnr_db": (">=", 35.0)}
@@ -68,6 +59,16 @@ def summarise(rows: list[dict]) -> dict:
     summary["targets_met"] = {key: bool(summary[key]["mean"] >= goal if op == ">=" else summary[key]["mean"] <= goal)
                               for key, (op, goal) in TARGETS.items()}
     return summary
+
+
+#: Voxel edge (mm) the thick-voxel evaluation aims at: routine non-contrast CT is often read in 3–5 mm slices.
+THICK_VOXEL_MM = 3.0
+
+
+def thick_voxel_factor(spacing_mm: float) -> int:
+    """Block edge (voxels, at least 2) that brings a phantom's voxels nearest :data:`THICK_VOXEL_MM`: 2 at 1.5 and
+    1.25 mm, 3 at 0.9 mm, 4 at 0.7 mm."""
+    return max(2, int(round(THICK_VOXEL_MM / spacing_mm)))
 
 
 def block_mean(array: np.ndarray, factor: int) -> np.ndarray:
