@@ -771,6 +771,38 @@ def test_learning_rate_warms_up_then_decays():
     assert lr_share(0.0, warmup=0) == pytest.approx(1.0)
 
 
+def test_full_resolution_preset_adds_a_stride_one_level_and_trains(tmp_path):
+    """``unet-full-res``: the shipped UNet with a first level at full resolution; a card names it in full, so the
+    engine rebuilds it from the card alone and its exact inference does not depend on how the volume is cut."""
+    from NetZeroAICT.synthesis.network import architecture_preset, build_network, default_architecture
+    from NetZeroAICT.synthesis.training import train
+
+    full, base = architecture_preset("unet-full-res", 3), default_architecture(3)
+    assert full["kwargs"]["strides"] == [1, *base["kwargs"]["strides"]]
+    assert full["kwargs"]["channels"][1:] == base["kwargs"]["channels"]
+    assert build_network(full).model[0].conv.unit0.conv.stride == (1, 1, 1)
+    with pytest.raises(ValidationError, match="unknown architecture preset 'unet9'"):
+        architecture_preset("unet9", 3)
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    small = {**full, "kwargs": {**full["kwargs"], "channels": [2, 2, 4, 8, 8]}}
+    card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=1, steps_per_epoch=1, batch_size=1, patch=32,
+                 architecture=small, spacing_mm=1.5, show_progress=False, mine_every=0)
+    assert card.architecture["kwargs"]["strides"] == [1, 2, 2, 2]
+    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement
+    from NetZeroAICT.synthesis.model_card import load_model
+
+    loaded, network = load_model(tmp_path / "m", "cpu")
+    hu = tube_pair(3, shape=(72, 48, 48))[0].voxels
+    run = {}
+    for name, slab in (("one slab", InferenceSettings.max_slab_voxels), ("many slabs", 20 * 48 * 48)):
+        facts = {}
+        run[name] = predict_enhancement(network, hu, loaded.windows_hu, 1.0, loaded.min_body_hu,
+                                        InferenceSettings(tta_flips=[()], align=8, max_slab_voxels=slab),
+                                        facts=facts)[0]
+        assert facts["slabs"] > 2 or name == "one slab"
+    np.testing.assert_allclose(run["many slabs"], run["one slab"], atol=1e-5)
+
+
 def test_real_cta_joins_training_as_a_virtual_non_contrast_pair(tmp_path, monkeypatch):
     """``models --real-cta``: a contrast CT becomes a training pair (its virtual non-contrast → the CT), written
     as voxels only, listed in the manifest's training split by the SHA-256 of its voxels, never by path."""
@@ -850,13 +882,14 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
         pass
 
     def fake_train(indication, data, out, **kwargs):
-        seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"]))
+        seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"]))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
     own = training.recipe("neck_brain")
-    for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"])),
-                            (["--false-contrast-weight", "0.3", "--coarse-fraction", "0"], (0.3, 0.0))):
+    for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"])),
+                            (["--false-contrast-weight", "0.3", "--coarse-fraction", "0",
+                              "--architecture", "unet-full-res"], (0.3, 0.0, "unet-full-res"))):
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   *extra])

@@ -23,7 +23,7 @@ from ..errors import NetZeroAICTError
 from ..indications import get_indication
 from .inference import InferenceSettings, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model
-from .network import build_network, default_architecture, network_stride, window_channels_torch
+from .network import architecture_preset, build_network, default_architecture, network_stride, window_channels_torch
 from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, PatchSampler, coarse_z_factors, load_training_case,
                             read_manifest)
 
@@ -200,7 +200,7 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 #: The recipe of the shipped models (``make models``) and the defaults of ``python -m NetZeroAICT train``, both
 #: with the overrides of :data:`RECIPE_BY_INDICATION` (:func:`recipe`).
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
-          "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35}
+          "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet"}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement on
 #: held-out phantoms). Neck & brain: weight 0.5 gave lumen MAE 109 HU against 119 HU with 1, Dice 0.82 either way.
 #: Coronary: a 30-min run with weight 1 gave lumen MAE 77 / 71 HU and non-vessel MAE 19.8 HU, against 62 / 38 and
@@ -250,7 +250,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           warmup: float = RECIPE["warmup"], false_contrast_weight: float = RECIPE["false_contrast_weight"],
           coarse_fraction: float = RECIPE["coarse_fraction"], seed: int = 0, device: str = "cpu",
           spacing_mm: float | None = None, max_minutes: float | None = None, resume: bool = False,
-          architecture: dict | None = None, command: str | None = None, show_progress: bool = True,
+          architecture: dict | str | None = None, command: str | None = None, show_progress: bool = True,
           threads: int | None = None, normalise: bool = True) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
@@ -258,7 +258,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     the time runs out (the card records the epochs actually run). Every ``mine_every`` epochs (0: never) the
     network is run on the whole training cases and the voxels where it synthesises false contrast become
     centres of negative patches (:func:`mine_hard_negatives`). ``out_dir/checkpoint`` holds the last epoch,
-    ``out_dir/train_log.csv`` one row per epoch.
+    ``out_dir/train_log.csv`` one row per epoch. ``architecture``: a card's architecture entry, or the name of a
+    preset (:data:`~NetZeroAICT.synthesis.network.ARCHITECTURE_PRESETS`); None is the shipped UNet.
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -273,6 +274,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     if manifest.get("indication") not in (None, indication):
         raise NetZeroAICTError(f"the data set is for {manifest['indication']!r}, not {indication!r}",
                                where=str(Path(data_dir) / "manifest.json"))
+    if isinstance(architecture, str):
+        architecture = architecture_preset(architecture, len(WINDOWS_HU))
     card = new_card(indication, spacing_mm, patch, architecture)
     t_load = time.perf_counter()
     train_cases = [load_training_case(Path(data_dir) / n, card.spacing_mm) for n in manifest["split"]["train"]]
