@@ -38,7 +38,8 @@ def register(subparsers) -> None:
                         "(default: the indication's recipe)")
     t.add_argument("--architecture", choices=list(ARCHITECTURE_PRESETS),
                    help="network: unet (the shipped MONAI UNet) or unet-full-res (the same with a full-resolution "
-                        "first level: sharper vessel edges, about 4x the training time per step on a CPU; "
+                        "first level: sharper vessel edges, about 4x the training time per step and 7x the "
+                        "inference time on a CPU; "
                         "default: the indication's recipe)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
