@@ -45,9 +45,9 @@ def full_resolution_architecture(n_windows: int) -> dict:
     extra level gives the output a full-resolution skip. Limb phantoms, both trained 400 epochs with the same
     recipe, held-out seeds at their true contrast level: lumen MAE 30.9 HU against 59.2 (rim 33 against 64),
     Dice 0.974 against 0.934; with 3 mm voxels Dice 0.83 against 0.85. A training step costs about 4× as much on
-    2 CPU cores (0.20 s against 0.05 s, batch 2 × 48³; the runs took 46 and 19 min), and so does inference in
-    the engine: 20 s against 3 s per limb phantom (a single 96³ window: 0.43 s against 0.42 s), which would
-    break ``make bench``'s 15 s goal. Not the recipe's default for these reasons."""
+    2 CPU cores (0.20 s against 0.05 s, batch 2 × 48³; the runs took 46 and 19 min), and inference in the engine
+    about 7× (20 s against 3 s per limb phantom; a single 96³ window: 0.43 s against 0.42 s), which would break
+    ``make bench``'s 15 s goal. Not the recipe's default for these reasons."""
     arch = default_architecture(n_windows)
     arch["kwargs"].update(channels=[8, 8, 16, 32, 64], strides=[1, 2, 2, 2])
     return arch
