@@ -43,7 +43,8 @@ def register(subparsers) -> None:
                         "default: the indication's recipe)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
-    t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out")
+    t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out; with --resume "
+                        "the time already trained counts")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, help="CPU threads for torch")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")

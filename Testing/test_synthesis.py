@@ -67,6 +67,32 @@ def test_resume_continues_from_checkpoint(tmp_path):
     assert card.training["epochs_run"] == 3
 
 
+def test_resumed_time_budget_counts_the_time_already_spent(tmp_path):
+    """``max_minutes`` is the whole training's budget: a resumed run goes on with the clock (and so with the
+    learning-rate and thick-slice schedules) where it stopped, and one whose budget is spent trains no more."""
+    from NetZeroAICT.synthesis.training import train
+
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    kwargs = dict(steps_per_epoch=2, batch_size=1, patch=32, architecture=TINY, spacing_mm=1.5, show_progress=False)
+    train("aorta", tmp_path / "data", tmp_path / "m", epochs=2, max_minutes=60, **kwargs)
+    card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=4, max_minutes=60, resume=True, **kwargs)
+    rows = [r.split(",") for r in (tmp_path / "m" / "train_log.csv").read_text().splitlines()]
+    column = rows[0].index("elapsed_s")
+    elapsed = [float(r[column]) for r in rows[1:]]
+    assert len(elapsed) == 4 and elapsed == sorted(elapsed) and elapsed[2] > elapsed[1]
+    assert card.training["training_time_s"] >= elapsed[-1]
+
+    spent = train("aorta", tmp_path / "data", tmp_path / "m", epochs=10, max_minutes=elapsed[-1] / 120, resume=True,
+                  **kwargs)   # half the time already spent
+    assert spent.training["epochs_run"] == 4 and len(rows) == 5
+    assert len((tmp_path / "m" / "train_log.csv").read_text().splitlines()) == 5
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+
+    other = dict(kwargs, architecture="unet-full-res")
+    with pytest.raises(NetZeroAICTError, match="do not fit the network"):
+        train("aorta", tmp_path / "data", tmp_path / "m", epochs=10, resume=True, **other)
+
+
 def test_tampered_weights_are_refused(tiny_model, tmp_path):
     import shutil
 

@@ -255,10 +255,12 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
-    the time runs out (the card records the epochs actually run). Every ``mine_every`` epochs (0: never) the
+    the time runs out (the card records the epochs actually run); it is the budget of the whole training, so a
+    resumed run goes on with the time, learning-rate and thick-slice schedules where the interrupted one stopped,
+    and one whose budget is spent only writes its model. Every ``mine_every`` epochs (0: never) the
     network is run on the whole training cases and the voxels where it synthesises false contrast become
-    centres of negative patches (:func:`mine_hard_negatives`). ``out_dir/checkpoint`` holds the last epoch,
-    ``out_dir/train_log.csv`` one row per epoch. ``architecture``: a card's architecture entry, or the name of a
+    centres of negative patches (:func:`mine_hard_negatives`). ``out_dir/checkpoint`` holds the last epoch
+    and the best one so far, ``out_dir/train_log.csv`` one row per epoch (``elapsed_s``: training time so far). ``architecture``: a card's architecture entry, or the name of a
     preset (:data:`~NetZeroAICT.synthesis.network.ARCHITECTURE_PRESETS`); None is the shipped UNet.
     """
     import torch
@@ -305,14 +307,22 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     total_steps = epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_share(step / total_steps, warmup))
     ckpt = out_dir / "checkpoint"
+    ckpt.mkdir(exist_ok=True)
     start_epoch, best, history = 0, None, []
+    elapsed_before = 0.0   # training time of the run(s) this one resumes, s
     if resume and (ckpt / "state.json").is_file():
         state = json.loads((ckpt / "state.json").read_text())
-        network.load_state_dict(load_file(ckpt / "weights.safetensors"))
+        try:
+            network.load_state_dict(load_file(ckpt / "weights.safetensors"))
+        except RuntimeError:
+            raise NetZeroAICTError("the checkpoint's weights do not fit the network asked for",
+                                   where=str(ckpt / "weights.safetensors"),
+                                   hint="resume with the architecture the run was started with") from None
         _load_optimizer(optimizer, load_file(ckpt / "optimizer.safetensors"), state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
         sampler.rng = np.random.default_rng([seed, start_epoch])
+        elapsed_before = float(history[-1].get("elapsed_s", 0.0)) if history else 0.0
     hard_total = None
 
     def mine() -> int:
@@ -326,16 +336,26 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     amp = device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     t_start = time.perf_counter()
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - t_start
+
+    def out_of_time() -> bool:
+        return max_minutes is not None and elapsed() > 60 * max_minutes
+
     epoch = start_epoch
     log_path = out_dir / "train_log.csv"
     network.train()
     for epoch in range(start_epoch + 1, epochs + 1):
+        if out_of_time():   # resumed with its time budget spent
+            epoch -= 1
+            break
         losses = []
         bar = tqdm(range(steps_per_epoch), desc=f"{indication} epoch {epoch}/{epochs}", disable=not show_progress,
                    file=sys.stderr, leave=False)
         for _ in bar:
             # share of the training done: of the time budget, else of the planned steps
-            done = ((time.perf_counter() - t_start) / (60 * max_minutes) if max_minutes is not None
+            done = (elapsed() / (60 * max_minutes) if max_minutes is not None
                     else scheduler.last_epoch / max(total_steps, 1))
             sampler.coarse_fraction = coarse_fraction * coarse_share(done)
             if max_minutes is not None:  # the schedule runs over the time budget
@@ -357,7 +377,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         if mine_every and epoch % mine_every == 0:
             hard_total = mine()
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-               "elapsed_s": round(time.perf_counter() - t_start, 1), "lr": optimizer.param_groups[0]["lr"],
+               "elapsed_s": round(elapsed(), 1), "lr": optimizer.param_groups[0]["lr"],
                "hard_negative_voxels": hard_total if hard_total is not None else ""}
         if val_crops:
             row.update(validation_metrics(network, val_crops, card, device))
@@ -365,16 +385,22 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         if best is None or score <= best["score"]:
             best = {"score": score, "epoch": epoch}
             save_file({k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()},
-                      out_dir / ".best.safetensors")
+                      out_dir / "checkpoint" / "best.safetensors")
         history.append(row)
         _append_csv(log_path, row)
         _save_checkpoint(ckpt, network, optimizer, scheduler, epoch, best, history)
         if show_progress:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
                   file=sys.stderr, flush=True)
-        if max_minutes is not None and time.perf_counter() - t_start > 60 * max_minutes:
+        if out_of_time():
             break
-    network.load_state_dict(load_file(out_dir / ".best.safetensors"))
+    if best is None:
+        raise NetZeroAICTError("no epoch to train: the planned epochs are all done already", where=str(ckpt),
+                               hint="plan more epochs, or start afresh without resume")
+    if not (ckpt / "best.safetensors").is_file():
+        raise NetZeroAICTError("the checkpoint has no best epoch's weights", where=str(ckpt / "best.safetensors"),
+                               hint="it was written by an older version: plan more epochs so that one is saved")
+    network.load_state_dict(load_file(ckpt / "best.safetensors"))
     card.training = {
         "data": _shown_path(data_dir), "indication": indication, "dataset_seeds": manifest.get("seeds"),
         "train_cases": manifest["split"]["train"], "validation_cases": manifest["split"]["validation"],
@@ -408,7 +434,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "validation": "each validation case: a crop around its lumen and one around blood-like tissue away from the "
                       "vessels; score = lumen MAE + 3 × non-vessel MAE (HU), best epoch kept",
         "device": device, "torch_threads": torch.get_num_threads(),
-        "training_time_s": round(time.perf_counter() - t_start, 1), "data_loading_s": round(load_s, 1),
+        "training_time_s": round(elapsed(), 1), "data_loading_s": round(load_s, 1),
         "command": command or "", "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"), "last_epoch": history[-1] if history else {},
     }
@@ -416,7 +442,6 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     card.inference["halo_vox"] = receptive_halo(network, len(card.windows_hu), network_stride(card.architecture),
                                                 device)
     save_model(network, card, out_dir)
-    os.remove(out_dir / ".best.safetensors")
     return card
 
 
