@@ -814,6 +814,14 @@ def test_full_resolution_preset_adds_a_stride_one_level_and_trains(tmp_path):
     card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=1, steps_per_epoch=1, batch_size=1, patch=32,
                  architecture=small, spacing_mm=1.5, show_progress=False, mine_every=0)
     assert card.architecture["kwargs"]["strides"] == [1, 2, 2, 2]
+    # its full-resolution activations are 8× the shipped UNet's first ones: smaller slabs keep the memory bound
+    from NetZeroAICT.synthesis.network import FULL_RESOLUTION_MAX_SLAB_VOXELS
+    from NetZeroAICT.synthesis.engine import card_settings
+    from NetZeroAICT.synthesis.training import new_card
+
+    assert card.inference["max_slab_voxels"] == FULL_RESOLUTION_MAX_SLAB_VOXELS
+    assert card_settings(card).max_slab_voxels == FULL_RESOLUTION_MAX_SLAB_VOXELS
+    assert "max_slab_voxels" not in new_card("aorta", architecture=base).inference
     from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement
     from NetZeroAICT.synthesis.model_card import load_model
 

@@ -53,6 +53,24 @@ def full_resolution_architecture(n_windows: int) -> dict:
     return arch
 
 
+#: Slab size (voxels per TTA flip, ``max_slab_voxels`` of the card) for a network with a full-resolution level.
+#: Its activations at full resolution are 8 channels wide, where the shipped UNet's first one is 1/8 of the voxels:
+#: a 512×512×400 neck input (a 256×224×224 region at 0.9 mm: 12.8 M voxels, one slab) peaks at 3.6 GB RSS with it
+#: against 2.5 GB with the shipped UNet, so a slab of the engine's default 16 M voxels would come near the 4 GB bound.
+#: With 10 M: 2 slabs, 2.8 GB, inference 12.7 s against 11.3 s in one slab (2 CPU cores). Smaller slabs cost time,
+#: since each is read with a 32-row halo above and below: 8 M, 3 slabs, 15.5 s; 4 M, 32 slabs, 96 s.
+FULL_RESOLUTION_MAX_SLAB_VOXELS = 10_000_000
+
+
+def card_slab_voxels(architecture: dict) -> int | None:
+    """The ``max_slab_voxels`` a new card gets for ``architecture``: :data:`FULL_RESOLUTION_MAX_SLAB_VOXELS` when
+    its first level runs at full resolution (stride 1), else None (the engine's default)."""
+    strides = architecture.get("kwargs", {}).get("strides") or []
+    first = strides[0] if strides else None
+    full = first is not None and (first == 1 if isinstance(first, int) else max(first) == 1)
+    return FULL_RESOLUTION_MAX_SLAB_VOXELS if full else None
+
+
 #: Named architectures for ``train --architecture`` and the training recipe.
 ARCHITECTURE_PRESETS = {"unet": default_architecture, "unet-full-res": full_resolution_architecture}
 

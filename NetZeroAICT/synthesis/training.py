@@ -23,7 +23,8 @@ from ..errors import NetZeroAICTError
 from ..indications import get_indication
 from .inference import InferenceSettings, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model
-from .network import architecture_preset, build_network, default_architecture, network_stride, window_channels_torch
+from .network import (architecture_preset, build_network, card_slab_voxels, default_architecture, network_stride,
+                      window_channels_torch)
 from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, PatchSampler, coarse_z_factors, load_training_case,
                             read_manifest)
 
@@ -189,12 +190,15 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
              version: str = "1.0.0") -> ModelCard:
     """A card for a new model of ``indication`` with the shipped defaults."""
     get_indication(indication)
+    architecture = architecture or default_architecture(len(WINDOWS_HU))
+    slab = card_slab_voxels(architecture)
     return ModelCard(model_id=f"nzct-{indication}", indication=indication, version=version,
-                     architecture=architecture or default_architecture(len(WINDOWS_HU)),
+                     architecture=architecture,
                      spacing_mm=float(spacing_mm or MODEL_SPACING_MM[indication]), windows_hu=WINDOWS_HU,
                      enhancement_scale_hu=ENHANCEMENT_SCALE_HU, patch_size=[patch] * 3,
                      inference={"mode": "exact", "tta_flips": [[], [2]], "precision": "fp32",
-                                "overlap": 0.25, "roi_size": [96, 96, 96], "sw_batch_size": 1}, notes=CARD_NOTES)
+                                "overlap": 0.25, "roi_size": [96, 96, 96], "sw_batch_size": 1,
+                                **({"max_slab_voxels": slab} if slab else {})}, notes=CARD_NOTES)
 
 
 #: The recipe of the shipped models (``make models``) and the defaults of ``python -m NetZeroAICT train``, both
