@@ -6,6 +6,7 @@ not depend on the shipped models; tests of the shipped models are in test_synthe
 
 from __future__ import annotations
 
+import csv
 import json
 import threading
 
@@ -75,17 +76,20 @@ def test_resumed_time_budget_counts_the_time_already_spent(tmp_path):
     write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
     kwargs = dict(steps_per_epoch=2, batch_size=1, patch=32, architecture=TINY, spacing_mm=1.5, show_progress=False)
     train("aorta", tmp_path / "data", tmp_path / "m", epochs=2, max_minutes=60, **kwargs)
+    state_path = tmp_path / "m" / "checkpoint" / "state.json"
+    state = json.loads(state_path.read_text())
+    state["history"][-1]["elapsed_s"] = 1000.0   # as if the first run had trained 1000 s of its 3600
+    state_path.write_text(json.dumps(state))
     card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=4, max_minutes=60, resume=True, **kwargs)
-    rows = [r.split(",") for r in (tmp_path / "m" / "train_log.csv").read_text().splitlines()]
-    column = rows[0].index("elapsed_s")
-    elapsed = [float(r[column]) for r in rows[1:]]
-    assert len(elapsed) == 4 and elapsed == sorted(elapsed) and elapsed[2] > elapsed[1]
-    assert card.training["training_time_s"] >= elapsed[-1]
+    rows = list(csv.DictReader((tmp_path / "m" / "train_log.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert all(float(r["elapsed_s"]) >= 1000 for r in rows[2:]) and card.training["training_time_s"] >= 1000
+    # epoch 2 was early in the warm-up; epoch 3 is 28 % into the budget, past the warm-up's peak
+    assert float(rows[2]["lr"]) > 10 * float(rows[1]["lr"])
 
-    spent = train("aorta", tmp_path / "data", tmp_path / "m", epochs=10, max_minutes=elapsed[-1] / 120, resume=True,
-                  **kwargs)   # half the time already spent
-    assert spent.training["epochs_run"] == 4 and len(rows) == 5
-    assert len((tmp_path / "m" / "train_log.csv").read_text().splitlines()) == 5
+    spent = train("aorta", tmp_path / "data", tmp_path / "m", epochs=10, max_minutes=10, resume=True, **kwargs)
+    assert spent.training["epochs_run"] == 4
+    assert len(list(csv.DictReader((tmp_path / "m" / "train_log.csv").open()))) == 4
     assert (tmp_path / "m" / "model.safetensors").is_file()
 
     other = dict(kwargs, architecture="unet-full-res")
