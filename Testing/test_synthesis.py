@@ -95,6 +95,8 @@ def test_resumed_time_budget_counts_the_time_already_spent(tmp_path):
     other = dict(kwargs, architecture="unet-full-res")
     with pytest.raises(NetZeroAICTError, match="do not fit the network"):
         train("aorta", tmp_path / "data", tmp_path / "m", epochs=10, resume=True, **other)
+    with pytest.raises(NetZeroAICTError, match=r"no epoch was trained \(0 planned\)"):
+        train("aorta", tmp_path / "data", tmp_path / "fresh", epochs=0, **kwargs)
 
 
 def test_tampered_weights_are_refused(tiny_model, tmp_path):

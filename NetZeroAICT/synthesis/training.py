@@ -264,8 +264,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     and one whose budget is spent only writes its model. Every ``mine_every`` epochs (0: never) the
     network is run on the whole training cases and the voxels where it synthesises false contrast become
     centres of negative patches (:func:`mine_hard_negatives`). ``out_dir/checkpoint`` holds the last epoch
-    and the best one so far, ``out_dir/train_log.csv`` one row per epoch (``elapsed_s``: training time so far). ``architecture``: a card's architecture entry, or the name of a
-    preset (:data:`~NetZeroAICT.synthesis.network.ARCHITECTURE_PRESETS`); None is the shipped UNet.
+    and the best one so far, ``out_dir/train_log.csv`` one row per epoch (``elapsed_s``: training time so far).
+    ``architecture``: a card's architecture entry, or the name of a preset
+    (:data:`~NetZeroAICT.synthesis.network.ARCHITECTURE_PRESETS`); None is the shipped UNet.
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -399,8 +400,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         if out_of_time():
             break
     if best is None:
-        raise NetZeroAICTError("no epoch to train: the planned epochs are all done already", where=str(ckpt),
-                               hint="plan more epochs, or start afresh without resume")
+        raise NetZeroAICTError(f"no epoch was trained ({epochs} planned)", where="training settings: epochs",
+                               hint="plan at least one epoch")
     if not (ckpt / "best.safetensors").is_file():
         raise NetZeroAICTError("the checkpoint has no best epoch's weights", where=str(ckpt / "best.safetensors"),
                                hint="it was written by an older version: plan more epochs so that one is saved")
