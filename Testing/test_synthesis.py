@@ -95,7 +95,7 @@ def test_resumed_time_budget_counts_the_time_already_spent(tmp_path):
     other = dict(kwargs, architecture="unet-full-res")
     with pytest.raises(NetZeroAICTError, match="do not fit the network"):
         train("aorta", tmp_path / "data", tmp_path / "m", epochs=10, resume=True, **other)
-    with pytest.raises(NetZeroAICTError, match=r"no epoch was trained \(0 planned\)"):
+    with pytest.raises(NetZeroAICTError, match=r"nothing to train: 0 epoch\(s\) of 2 step\(s\)"):
         train("aorta", tmp_path / "data", tmp_path / "fresh", epochs=0, **kwargs)
 
 

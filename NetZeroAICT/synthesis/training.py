@@ -272,6 +272,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     from safetensors.torch import load_file, save_file
     from tqdm import tqdm
 
+    if epochs < 1 or steps_per_epoch < 1:
+        raise NetZeroAICTError(f"nothing to train: {epochs} epoch(s) of {steps_per_epoch} step(s) planned",
+                               where="training settings: epochs, steps per epoch", hint="plan at least one of each")
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -400,8 +403,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         if out_of_time():
             break
     if best is None:
-        raise NetZeroAICTError(f"no epoch was trained ({epochs} planned)", where="training settings: epochs",
-                               hint="plan at least one epoch")
+        raise NetZeroAICTError("no epoch was trained", where=str(out_dir), hint="give the training more time")
     if not (ckpt / "best.safetensors").is_file():
         raise NetZeroAICTError("the checkpoint has no best epoch's weights", where=str(ckpt / "best.safetensors"),
                                hint="it was written by an older version: plan more epochs so that one is saved")
