@@ -67,6 +67,9 @@ def register(subparsers) -> None:
                         "each joins the training cases as a virtual non-contrast pair")
     m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     m.add_argument("--threads", type=int, default=2)
+    m.add_argument("--resume", action="store_true",
+                   help="go on with an interrupted training from its checkpoint in --work (the --minutes budget "
+                        "counts the time it already trained); indications without one start afresh")
     m.add_argument("--evaluate-only", action="store_true",
                    help="do not train: evaluate the installed models on their held-out seeds again, update the cards")
     m.set_defaults(func=_models)
@@ -113,6 +116,6 @@ def _models(args) -> int:
             continue
         card = rebuild_model(name, work_dir=args.work, install_dir=args.install, minutes=args.minutes,
                              n_train=args.train_cases, n_test=args.test_cases, device=resolve_device(args.device),
-                             threads=args.threads, real_cta=args.real_cta)
+                             threads=args.threads, real_cta=args.real_cta, resume=args.resume)
         print(f"{name}: {card.metrics_held_out.get('summary', card.metrics_held_out)}", flush=True)
     return 0

@@ -895,8 +895,8 @@ def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phanto
     seen = {}
 
     def fake_train(indication, data, model_dir, **kwargs):   # the tiny model stands in for a real run
-        seen.update(kwargs, indication=indication)
-        shutil.copytree(tiny_model, model_dir)
+        seen.update(kwargs, indication=indication, had_checkpoint=(model_dir / "checkpoint" / "state.json").is_file())
+        shutil.copytree(tiny_model, model_dir, dirs_exist_ok=True)
         return read_card(model_dir)
 
     monkeypatch.setattr(model_zoo, "train", fake_train)
@@ -909,6 +909,19 @@ def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phanto
     assert installed.metrics_held_out["test_generator_version"] == GENERATOR_VERSION == \
         card.training["dataset"]["generator_version"]
     assert installed.metrics_held_out["test_seeds"] == [20001]
+    assert seen["resume"] is False and not seen["had_checkpoint"]
+
+    # an interrupted run (a checkpoint in the work folder) goes on with --resume instead of starting afresh
+    model_dir = tmp_path / "work" / "aorta" / "model"
+    shutil.rmtree(model_dir)
+    (model_dir / "checkpoint").mkdir(parents=True)
+    (model_dir / "checkpoint" / "state.json").write_text("{}")
+    model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", minutes=0.1, n_train=1, n_test=1,
+                            log=lambda *_: None, resume=True)
+    assert seen["resume"] is True and seen["had_checkpoint"]
+    model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", minutes=0.1, n_train=1, n_test=1,
+                            log=lambda *_: None)   # without --resume the checkpoint goes: a fresh start
+    assert seen["resume"] is False and not seen["had_checkpoint"]
 
 
 def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, capsys):
@@ -935,6 +948,27 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
                   *extra])
         assert seen.pop() == ("neck_brain", *expected)
     assert training.recipe("neck_brain")["false_contrast_weight"] != training.RECIPE["false_contrast_weight"]
+
+
+def test_models_cli_passes_resume(monkeypatch, tmp_path):
+    """``models --resume`` reaches the rebuild (which goes on from the work folder's checkpoint); without it, not."""
+    from NetZeroAICT.cli import main
+    from NetZeroAICT.synthesis import model_zoo
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_rebuild(name, **kwargs):
+        seen.append((name, kwargs["resume"], kwargs["minutes"]))
+        raise Stop
+
+    monkeypatch.setattr(model_zoo, "rebuild_model", fake_rebuild)
+    for extra, resume in (([], False), (["--resume"], True)):
+        with pytest.raises(Stop):
+            main(["models", "--indication", "limb", "--minutes", "5", "--work", str(tmp_path), *extra])
+        assert seen.pop() == ("limb", resume, 5.0)
 
 
 def test_real_cta_that_is_not_enhanced_is_refused(tmp_path):

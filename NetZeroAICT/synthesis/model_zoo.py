@@ -203,24 +203,29 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
 
 def rebuild_model(indication: str, work_dir="build/models-work", install_dir=None, minutes: float = 30.0,
                   n_train: int = 12, n_test: int = 4, device: str = "cpu", threads: int | None = 2,
-                  log=print, real_cta=()) -> ModelCard:
+                  log=print, real_cta=(), resume: bool = False) -> ModelCard:
     """Generate data, train for ``minutes``, evaluate on held-out seeds, install; return the final card.
 
-    ``real_cta``: contrast-enhanced CTs added to the training cases (:func:`add_real_cta_cases`)."""
+    ``real_cta``: contrast-enhanced CTs added to the training cases (:func:`add_real_cta_cases`). ``resume``: go
+    on with the training in ``work_dir`` where an interrupted run stopped (its checkpoint), within the same
+    ``minutes`` in all; without a checkpoint the training starts afresh."""
     work = Path(work_dir) / indication
     log(f"[{indication}] phantom dataset: {n_train} training, {len(VALIDATION_SEEDS)} validation, {n_test} test"
         + (f"; {len(real_cta)} real CTA(s) as virtual non-contrast pairs" if real_cta else ""))
     data = build_phantom_dataset(indication, work / "data", n_train, n_test, log, real_cta=real_cta)
     manifest = json.loads((data / "manifest.json").read_text())
     model_dir = work / "model"
-    if model_dir.exists():
+    resume = resume and (model_dir / "checkpoint" / "state.json").is_file()
+    if model_dir.exists() and not resume:
         shutil.rmtree(model_dir)
     command = (f"python -m NetZeroAICT models --indication {indication} --minutes {minutes:g} "
                f"--train-cases {n_train} --test-cases {n_test}"
                + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else ""))
-    log(f"[{indication}] training for {minutes:g} min")
+    log(f"[{indication}] " + ("going on with the training in " + str(model_dir) + ", " if resume else "training for ")
+        + f"{minutes:g} min" + (" in all" if resume else ""))
     card = train(indication, data, model_dir, epochs=100_000, **recipe(indication),   # the time budget ends it
-                 device=device, max_minutes=minutes, threads=threads, command=command, show_progress=False)
+                 device=device, max_minutes=minutes, threads=threads, command=command, show_progress=False,
+                 resume=resume)
     card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
                                 "generator_version": manifest.get("generator_version"),
                                 **({"real_cta": manifest["real_cta"]} if manifest.get("real_cta") else {})}
