@@ -919,6 +919,7 @@ def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phanto
     model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", minutes=0.1, n_train=1, n_test=1,
                             log=lambda *_: None, resume=True)
     assert seen["resume"] is True and seen["had_checkpoint"]
+    assert "--resume" in seen["command"]
     model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", minutes=0.1, n_train=1, n_test=1,
                             log=lambda *_: None)   # without --resume the checkpoint goes: a fresh start
     assert seen["resume"] is False and not seen["had_checkpoint"]

@@ -220,7 +220,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
         shutil.rmtree(model_dir)
     command = (f"python -m NetZeroAICT models --indication {indication} --minutes {minutes:g} "
                f"--train-cases {n_train} --test-cases {n_test}"
-               + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else ""))
+               + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else "")
+               + (" --resume  (an interrupted run resumed from its checkpoint)" if resume else ""))
     log(f"[{indication}] " + ("going on with the training in " + str(model_dir) + ", " if resume else "training for ")
         + f"{minutes:g} min" + (" in all" if resume else ""))
     card = train(indication, data, model_dir, epochs=100_000, **recipe(indication),   # the time budget ends it
