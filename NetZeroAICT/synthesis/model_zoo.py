@@ -222,8 +222,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
                f"--train-cases {n_train} --test-cases {n_test}"
                + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else "")
                + (" --resume  (an interrupted run resumed from its checkpoint)" if resume else ""))
-    log(f"[{indication}] " + ("going on with the training in " + str(model_dir) + ", " if resume else "training for ")
-        + f"{minutes:g} min" + (" in all" if resume else ""))
+    log(f"[{indication}] going on with the training in {model_dir}, {minutes:g} min in all" if resume
+        else f"[{indication}] training for {minutes:g} min")
     card = train(indication, data, model_dir, epochs=100_000, **recipe(indication),   # the time budget ends it
                  device=device, max_minutes=minutes, threads=threads, command=command, show_progress=False,
                  resume=resume)

@@ -68,9 +68,7 @@ def card_slab_voxels(architecture: dict) -> int | None:
     """The ``max_slab_voxels`` a new card gets for ``architecture``: :data:`FULL_RESOLUTION_MAX_SLAB_VOXELS` when
     its first level runs at full resolution (stride 1), else None (the engine's default)."""
     strides = architecture.get("kwargs", {}).get("strides") or []
-    first = strides[0] if strides else None
-    full = first is not None and (first == 1 if isinstance(first, int) else max(first) == 1)
-    return FULL_RESOLUTION_MAX_SLAB_VOXELS if full else None
+    return FULL_RESOLUTION_MAX_SLAB_VOXELS if strides and _largest(strides[0]) == 1 else None
 
 
 #: Named architectures for ``train --architecture`` and the training recipe.
@@ -90,8 +88,13 @@ def network_stride(architecture: dict) -> int:
     BasicUNet's four poolings): windows and slabs start at multiples of it."""
     kwargs = architecture.get("kwargs", {})
     if "strides" in kwargs:
-        return int(np.prod([s if isinstance(s, int) else max(s) for s in kwargs["strides"]]))
+        return int(np.prod([_largest(s) for s in kwargs["strides"]]))
     return 16 if architecture.get("name", "").endswith("BasicUNet") else 1
+
+
+def _largest(stride) -> int:
+    """A stride given as one number or one per axis, as its largest step."""
+    return stride if isinstance(stride, int) else max(stride)
 
 
 def build_network(architecture: dict):

@@ -354,10 +354,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     epoch = start_epoch
     log_path = out_dir / "train_log.csv"
     network.train()
-    for epoch in range(start_epoch + 1, epochs + 1):
-        if out_of_time():   # resumed with its time budget spent
-            epoch -= 1
-            break
+    first = epochs + 1 if out_of_time() else start_epoch + 1   # resumed with its time budget spent: no epoch
+    for epoch in range(first, epochs + 1):
         losses = []
         bar = tqdm(range(steps_per_epoch), desc=f"{indication} epoch {epoch}/{epochs}", disable=not show_progress,
                    file=sys.stderr, leave=False)
