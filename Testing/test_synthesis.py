@@ -1074,3 +1074,130 @@ def test_false_contrast_costs_like_missed_contrast():
     small = target.clone()
     small[0, 0, 6, 6, 6] = 0.05             # below the margin: an ordinary tissue error
     assert loss(small, 1.0) == pytest.approx(loss(small, 0.0))
+
+
+def _stored_otherwise(volume: Volume, flip_ijk=(), swap_ik: bool = False) -> Volume:
+    """The same voxels at the same places in the patient, stored in another order: voxel axes in ``flip_ijk``
+    (0=i, 1=j, 2=k) run the other way, and with ``swap_ik`` i and k trade places (a sagittal stack)."""
+    voxels, direction = volume.voxels, volume.direction_lps.copy()
+    spacing, origin = list(volume.spacing_mm), np.asarray(volume.origin_lps, dtype=float)
+    for axis in flip_ijk:
+        last = np.zeros(3)
+        last[axis] = volume.shape_ijk[axis] - 1
+        origin = origin + direction @ (last * np.asarray(volume.spacing_mm))
+        direction[:, axis] *= -1
+        voxels = np.flip(voxels, 2 - axis)
+    if swap_ik:
+        voxels = np.transpose(voxels, (2, 1, 0))
+        direction = direction[:, [2, 1, 0]]
+        spacing = spacing[::-1]
+    return Volume(np.ascontiguousarray(voxels), tuple(spacing), tuple(origin), direction,
+                  metadata=dict(volume.metadata))
+
+
+def _stored_back(array: np.ndarray, flip_ijk=(), swap_ik: bool = False) -> np.ndarray:
+    if swap_ik:
+        array = np.transpose(array, (2, 1, 0))
+    for axis in flip_ijk:
+        array = np.flip(array, 2 - axis)
+    return array
+
+
+@pytest.mark.parametrize("flip_ijk, swap_ik", [((0, 1), False), ((1,), True), ((0, 2), False)])
+def test_the_network_reads_every_file_in_the_patient_order_it_was_trained_in(tiny_model, flip_ijk, swap_ik):
+    """A NIfTI written from RAS (as dcm2niix writes it: rows run anterior, columns to the patient's right), a
+    sagittal stack or a feet-first series holds the same patient as a DICOM-ordered axial one; the network was
+    trained on (Superior, Posterior, Left) arrays and must see each of them that way, so the synthetic CTA
+    and the uncertainty are the same voxel for voxel."""
+    from NetZeroAICT.synthesis.grids import from_network_order, to_network_order
+
+    ncct, *_ = tube_pair(11)
+    other = _stored_otherwise(ncct, flip_ijk, swap_ik)
+    assert np.allclose(other.ijk_to_lps() @ [0, 0, 0, 1], _stored_otherwise(other).ijk_to_lps() @ [0, 0, 0, 1])
+    assert np.array_equal(to_network_order(other.voxels, other.direction_lps), ncct.voxels)
+    assert np.array_equal(from_network_order(ncct.voxels, other.direction_lps), other.voxels)
+    assert to_network_order(ncct.voxels, ncct.direction_lps) is ncct.voxels      # already in order: no copy
+    engine = SynthesisEngine("aorta", tiny_model, "cpu")
+    first = engine.synthesize(ncct, accept_warnings=True)
+    second = engine.synthesize(other, accept_warnings=True)
+    assert second.cta.same_grid(other)
+    changed = first.cta.voxels != ncct.voxels
+    assert changed.sum() > 100
+    assert np.abs(_stored_back(second.cta.voxels, flip_ijk, swap_ik) - first.cta.voxels).max() < 1e-3
+    assert np.abs(_stored_back(second.uncertainty.voxels, flip_ijk, swap_ik) - first.uncertainty.voxels).max() < 1e-3
+    assert first.record["inference"]["voxel_order"].startswith("as stored")
+    assert second.record["inference"]["voxel_order"].startswith("reordered")
+
+
+def test_training_cases_are_read_in_the_patient_order_the_engine_uses(tmp_path):
+    from NetZeroAICT.synthesis.training_data import load_training_case
+
+    data = write_tube_dataset(tmp_path / "data", seeds_train=(4,), seeds_val=())
+    case = data / "case_004"
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("ncct", "cta", "lumen", "body"):
+        volume = read_volume(case / f"{name}.nii.gz", label=name in ("lumen", "body"))
+        write_volume(_stored_otherwise(volume, (0, 1), True), other / f"{name}.nii.gz")
+    a, b = load_training_case(case, 1.5), load_training_case(other, 1.5)
+    for field in ("ncct_hu", "enhancement_hu", "lumen", "weight"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert a.lumen_enhancement_hu == b.lumen_enhancement_hu
+
+
+def test_shift_tta_averages_passes_on_shifted_grids(tiny_model):
+    """A network trained without flips knows the anatomy's sides, so its test-time augmentation shifts the
+    volume against the network's stride instead: the mean and standard deviation are over all passes."""
+    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement
+
+    card, network = load_model(tiny_model, "cpu")
+    ncct, _, lumen, _ = tube_pair(6)
+    hu = ncct.voxels
+
+    def run(**kw):
+        facts = {}
+        mean, std = predict_enhancement(network, hu, card.windows_hu, 350.0, card.min_body_hu,
+                                        InferenceSettings(align=4, **kw), facts=facts)
+        return mean, std, facts
+
+    plain, _, _ = run(tta_flips=[()])
+    same, zero_std, _ = run(tta_flips=[()], tta_shifts=[(0, 0, 0)])
+    assert np.array_equal(plain, same) and not zero_std.any()
+    shifted, _, _ = run(tta_flips=[()], tta_shifts=[(2, 2, 2)])
+    assert shifted.shape == hu.shape
+    inside = lumen.voxels > 0
+    assert 0 < np.abs(shifted - plain)[inside].mean() < 100        # another sampling grid, the same vessels
+    assert shifted[inside].mean() > 150 and plain[inside].mean() > 150
+    both, std, facts = run(tta_flips=[()], tta_shifts=[(0, 0, 0), (2, 2, 2)])
+    assert np.allclose(both, (plain + shifted) / 2, atol=1e-3)
+    assert np.abs(std - np.abs(plain - shifted) / 2).max() < 1e-3
+    assert facts["tta_shifts"] == [[0, 0, 0], [2, 2, 2]] and facts["mode"] == "exact"
+    with pytest.raises(NetZeroAICTError, match="0 or more voxels"):
+        run(tta_shifts=[(0, -1, 0)])
+
+
+def test_training_without_flips_gives_a_card_with_shift_tta(tmp_path):
+    """``flip_axes=()``: patches are never flipped, the card says so and asks for shift TTA, which the engine
+    runs and records; the default recipe flips along all three axes and uses the left-right flip TTA."""
+    from NetZeroAICT.synthesis.training import RECIPE, SHIFT_TTA, new_card, train
+    from NetZeroAICT.synthesis.training_data import PatchSampler, TrainingCase
+
+    assert tuple(RECIPE["flip_axes"]) == (0, 1, 2)
+    assert new_card("aorta").inference["tta_flips"] == [[], [2]] and "tta_shifts" not in new_card("aorta").inference
+    ramp = np.arange(40 * 40 * 40, dtype=np.float32).reshape(40, 40, 40)
+    case = TrainingCase("ramp", ramp, ramp.copy(), np.ones(ramp.shape, np.uint8), np.ones(ramp.shape, np.float32),
+                        1.0)
+    for axes, flipped_ever in (((), False), ((0, 1, 2), True)):
+        sampler = PatchSampler([case], (8, 8, 8), seed=1, flip_axes=axes)
+        steps = [np.sign(np.diff(sampler.sample(4)[0][:, 0], axis=a)) for _ in range(5) for a in (1, 2, 3)]
+        assert any((s < 0).any() for s in steps) == flipped_ever
+    data = write_tube_dataset(tmp_path / "data")
+    card = train("aorta", data, tmp_path / "model", epochs=1, steps_per_epoch=2, batch_size=1, patch=32,
+                 architecture=TINY, spacing_mm=1.5, show_progress=False, coarse_fraction=0.0, mine_every=0,
+                 flip_axes=())
+    assert card.training["flip_axes"] == [] and "never flipped" in card.training["sampling"]
+    assert card.inference["tta_flips"] == [[]] and card.inference["tta_shifts"] == [list(s) for s in SHIFT_TTA]
+    ncct, *_ = tube_pair(2)
+    result = SynthesisEngine("aorta", tmp_path / "model", "cpu").synthesize(ncct, accept_warnings=True)
+    assert result.record["inference"]["tta_shifts"] == [list(s) for s in SHIFT_TTA]
+    assert result.record["inference"]["tta_flips"] == [[]]

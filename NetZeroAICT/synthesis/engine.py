@@ -22,7 +22,7 @@ from .. import __version__
 from ..errors import NetZeroAICTError
 from ..volume import Volume
 from ..volume_io import volume_sha256
-from .grids import input_grid_chunks, to_model_grid
+from .grids import from_network_order, input_grid_chunks, network_axes, to_model_grid, to_network_order
 from .guard import check_before_synthesis
 from .inference import InferenceSettings, SynthesisCancelled, gate_enhancement, predict_enhancement
 from .model_card import ModelCard, find_model_dir, load_model
@@ -188,11 +188,13 @@ class SynthesisEngine:
                 mean, std = self._kept[1].copy(), self._kept[2].copy()
                 coverage.update(self._kept[3], network_output="reused from the previous run on this input")
             else:
+                # the network reads the volume in the phantoms' patient order, whatever the file's orientation
                 mean, std = predict_enhancement(
-                    self.network, hu_model, card.windows_hu, 1.0 if card.normalised else card.enhancement_scale_hu,
+                    self.network, to_network_order(hu_model, volume.direction_lps), card.windows_hu, 1.0 if card.normalised else card.enhancement_scale_hu,
                     card.min_body_hu, settings, self.device,
                     progress=lambda f: recorder.report("inference", at(0.1 + 0.75 * f), f"inference {100 * f:.0f}%"),
                     cancel=recorder.cancel, facts=coverage)
+                mean, std = (from_network_order(a, volume.direction_lps) for a in (mean, std))
                 self._kept = (key, mean.copy(), std.copy(), dict(coverage)) if key is not None else None
             contrast = self._contrast_level(card, mean, hu_model)
             if card.normalised:
@@ -222,7 +224,8 @@ class SynthesisEngine:
             "model": {"id": card.model_id, "version": card.version, "sha256": card.weights["sha256"],
                       "folder": str(self.model_dir), "spacing_mm": card.spacing_mm,
                       "architecture": card.architecture["name"]},
-            "inference": {**coverage, "tta_flips": [list(f) for f in settings.tta_flips],
+            "inference": {**coverage, "voxel_order": _voxel_order(volume),
+                          "tta_flips": [list(f) for f in settings.tta_flips],
                           "precision": settings.precision, "crop_to_body": settings.crop_to_body,
                           "memory_order": "channels-last 3D" if settings.channels_last and self.device == "cpu"
                           else "contiguous",
@@ -282,6 +285,7 @@ def card_settings(card: ModelCard, device: str = "cpu") -> InferenceSettings:
                              max_slab_voxels=int(inf.get("max_slab_voxels", InferenceSettings.max_slab_voxels)),
                              patch_size=tuple(inf.get("roi_size", card.patch_size)), overlap=float(inf["overlap"]),
                              tta_flips=[tuple(f) for f in inf["tta_flips"]],
+                             tta_shifts=[tuple(t) for t in inf.get("tta_shifts", [(0, 0, 0)])],
                              sw_batch_size=int(inf.get("sw_batch_size", 2)), precision=precision,
                              align=network_stride(card.architecture))
 
@@ -315,6 +319,14 @@ def restore_to_input_grid(volume: Volume, mean: np.ndarray, std: np.ndarray, gri
     stats = {"voxels_enhanced_fraction": round(n_changed / ncct.size, 6), "max_enhancement_hu": round(peak, 2),
              "mean_enhancement_in_enhanced_hu": round(total / n_changed, 2) if n_changed else 0.0}
     return cta_voxels, uncertainty, stats
+
+
+def _voxel_order(volume: Volume) -> str:
+    """How the network read the input's voxels, for the run record."""
+    transpose, flips = network_axes(volume.direction_lps)
+    if transpose == (0, 1, 2) and not flips:
+        return "as stored (superior, posterior, left)"
+    return "reordered to superior, posterior, left (the order the model was trained in), and back"
 
 
 def _device_facts(device: str) -> dict:

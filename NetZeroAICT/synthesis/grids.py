@@ -159,3 +159,38 @@ def to_input_grid_sitk(array: np.ndarray, grid: sitk.Image | None, volume: Volum
     reference = _reference(volume.shape_ijk, volume.spacing_mm, volume)
     out = sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
     return sitk.GetArrayFromImage(out)
+
+
+def network_axes(direction_lps) -> tuple[tuple[int, int, int], tuple[int, ...]]:
+    """How to turn a (z, y, x) array on a grid of ``direction_lps`` into the order the networks see:
+    (Superior, Posterior, Left), the order of the phantoms they are trained on.
+
+    Returns the transpose of the array's axes and the axes of the transposed array to flip. The nearest patient
+    axis is used for each voxel axis (:func:`~NetZeroAICT.characterise.canonical.patient_axes`), so an oblique
+    grid keeps its voxels and is only reordered. The grid itself does not change: only the order in which the
+    network reads its voxels, so its output comes back with :func:`from_network_order` exactly.
+    """
+    from ..characterise.canonical import patient_axes
+
+    axes, flipped = patient_axes(direction_lps)
+    return tuple(2 - v for v in axes), tuple(a for a, f in enumerate(flipped) if f)
+
+
+def to_network_order(array: np.ndarray, direction_lps) -> np.ndarray:
+    """``array`` (z, y, x) of a grid with ``direction_lps`` as (Superior, Posterior, Left); the array itself
+    when the grid is already in that order (a NIfTI written from RAS, e.g. by dcm2niix, is not: its rows run
+    anterior and its columns to the patient's right)."""
+    transpose, flips = network_axes(direction_lps)
+    if transpose == (0, 1, 2) and not flips:
+        return array
+    out = np.transpose(array, transpose)
+    return np.ascontiguousarray(np.flip(out, axis=flips) if flips else out)
+
+
+def from_network_order(array: np.ndarray, direction_lps) -> np.ndarray:
+    """The inverse of :func:`to_network_order`: a network-order array back in the grid's (z, y, x) order."""
+    transpose, flips = network_axes(direction_lps)
+    if transpose == (0, 1, 2) and not flips:
+        return array
+    out = np.flip(array, axis=flips) if flips else array
+    return np.ascontiguousarray(np.transpose(out, np.argsort(transpose)))

@@ -45,7 +45,10 @@ class InferenceSettings:
             rounded up to a multiple of ``align``.
         patch_size: ``sliding``: window size (z, y, x) in voxels.
         overlap: ``sliding``: fraction of a window shared with its neighbour (MONAI's default is 0.5).
-        tta_flips: flips to average, each a list of spatial axes (0=z, 1=y, 2=x); ``[[]]`` is no TTA.
+        tta_flips: flips to average, each a list of spatial axes (0=z, 1=y, 2=x); ``[[]]`` is no flip.
+        tta_shifts: shifts (z, y, x voxels) to average: the volume is run as if it began that many voxels
+            later, so a strided network samples the anatomy on another grid; ``[(0, 0, 0)]`` is no shift. Every
+            shift is run with every flip; the mean and standard deviation are over all of them.
         sw_batch_size: windows per network call.
         precision: ``fp32`` or ``bf16`` (autocast; CPU with AVX-512 BF16 or CUDA).
         crop_to_body: run only inside the body's bounding box.
@@ -68,6 +71,7 @@ class InferenceSettings:
     patch_size: Sequence[int] = (64, 64, 64)
     overlap: float = 0.25
     tta_flips: Sequence[Sequence[int]] = ((), (2,))
+    tta_shifts: Sequence[Sequence[int]] = ((0, 0, 0),)
     sw_batch_size: int = 2
     precision: str = "fp32"
     crop_to_body: bool = True
@@ -179,6 +183,51 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
     if settings.mode == "exact" and settings.halo is None:   # measured on (and cached with) the network given
         settings = replace(settings, halo=receptive_halo(network, len(windows_hu), max(int(settings.align), 1), device))
     network, memory_format = _network_for(network, settings, device)
+    shifts = [tuple(int(v) for v in s) for s in settings.tta_shifts]
+    if shifts != [(0, 0, 0)]:
+        return _predict_shifted(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings,
+                                device, progress, cancel, facts, shifts)
+    return _predict_flips(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings,
+                          device, progress, cancel, facts)
+
+
+def _predict_shifted(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
+                     progress, cancel, facts, shifts) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict_enhancement` over ``shifts``: each pass runs on ``hu`` with the shift's voxels of air put
+    before it; the mean is that of the passes' means, the variance the mean of their variances (over the flips)
+    plus the variance of their means (computed about the mean, not as E[x²] − E[x]²: no cancellation)."""
+    if any(v < 0 for s in shifts for v in s):
+        raise NetZeroAICTError(f"test-time shifts must be 0 or more voxels, got {shifts}",
+                               where="inference settings: tta_shifts")
+    passes = []
+    for n, shift in enumerate(shifts):
+        part = None if progress is None else (lambda f, n=n: progress((n + f) / len(shifts)))
+        padded = np.pad(hu, [(v, 0) for v in shift], constant_values=-1024.0) if any(shift) else hu
+        pass_facts = facts if n == 0 else None
+        mean, std = _predict_flips(network, memory_format, padded, windows_hu, enhancement_scale_hu, min_body_hu,
+                                   settings, device, part, cancel, pass_facts)
+        del padded
+        core = tuple(slice(v, None) for v in shift)
+        passes.append((mean[core], std[core]))
+        del mean, std
+    first = np.zeros(hu.shape, dtype=np.float32)
+    for mean, _ in passes:
+        first += mean
+    first /= len(passes)
+    second = np.zeros(hu.shape, dtype=np.float32)
+    for mean, std in passes:
+        second += std * std
+        second += np.square(mean - first)
+    second /= len(passes)
+    np.sqrt(second, out=second)
+    if facts is not None:
+        facts["tta_shifts"] = [list(s) for s in shifts]
+    return first, second
+
+
+def _predict_flips(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
+                   progress, cancel, facts) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict_enhancement` with the flips of ``settings`` only."""
     if settings.mode == "exact":
         return _predict_exact(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings,
                               device, progress, cancel, facts if facts is not None else {})

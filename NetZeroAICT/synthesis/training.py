@@ -173,6 +173,11 @@ def _crop(case, points: np.ndarray, margin: int):
                    weight=case.weight[box])
 
 
+#: Test-time augmentation of a network trained without flips: the volume is run as it is and shifted by
+#: these (z, y, x) voxels against the network's stride-8 grid, so each pass samples the anatomy differently.
+SHIFT_TTA = ((0, 0, 0), (4, 4, 4))
+
+
 #: Written into every card: why this network, and what its training budget means.
 CARD_NOTES = ("Architecture chosen by measurement on a 2-core CPU (64^3 patches, 3 input windows): MONAI UNet with "
               "strided convolutions and one residual unit per level infers at about 0.7-0.9 us/voxel and trains a "
@@ -187,8 +192,11 @@ CARD_NOTES = ("Architecture chosen by measurement on a 2-core CPU (64^3 patches,
 
 
 def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, architecture: dict | None = None,
-             version: str = "1.0.0") -> ModelCard:
-    """A card for a new model of ``indication`` with the shipped defaults."""
+             version: str = "1.0.0", flip_axes=(0, 1, 2)) -> ModelCard:
+    """A card for a new model of ``indication`` with the shipped defaults. Its test-time augmentation is a
+    left-right flip for a network trained with flips along x (``flip_axes``), and otherwise shifts of the
+    volume against the network's stride (:data:`SHIFT_TTA`): a network that knows the anatomy's sides would
+    take a flipped vena cava for the aorta."""
     get_indication(indication)
     architecture = architecture or default_architecture(len(WINDOWS_HU))
     slab = card_slab_voxels(architecture)
@@ -196,7 +204,9 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
                      architecture=architecture,
                      spacing_mm=float(spacing_mm or MODEL_SPACING_MM[indication]), windows_hu=WINDOWS_HU,
                      enhancement_scale_hu=ENHANCEMENT_SCALE_HU, patch_size=[patch] * 3,
-                     inference={"mode": "exact", "tta_flips": [[], [2]], "precision": "fp32",
+                     inference={"mode": "exact", "precision": "fp32",
+                                **({"tta_flips": [[], [2]]} if 2 in flip_axes
+                                   else {"tta_flips": [[]], "tta_shifts": [list(t) for t in SHIFT_TTA]}),
                                 "overlap": 0.25, "roi_size": [96, 96, 96], "sw_batch_size": 1,
                                 **({"max_slab_voxels": slab} if slab else {})}, notes=CARD_NOTES)
 
@@ -204,7 +214,8 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 #: The recipe of the shipped models (``make models``) and the defaults of ``python -m NetZeroAICT train``, both
 #: with the overrides of :data:`RECIPE_BY_INDICATION` (:func:`recipe`).
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
-          "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet"}
+          "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
+          "flip_axes": (0, 1, 2)}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement on
 #: held-out phantoms). Neck & brain: weight 0.5 gave lumen MAE 109 HU against 119 HU with 1, Dice 0.82 either way.
 #: Coronary: a 30-min run with weight 1 gave lumen MAE 77 / 71 HU and non-vessel MAE 19.8 HU, against 62 / 38 and
@@ -255,7 +266,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           coarse_fraction: float = RECIPE["coarse_fraction"], seed: int = 0, device: str = "cpu",
           spacing_mm: float | None = None, max_minutes: float | None = None, resume: bool = False,
           architecture: dict | str | None = None, command: str | None = None, show_progress: bool = True,
-          threads: int | None = None, normalise: bool = True) -> ModelCard:
+          threads: int | None = None, normalise: bool = True,
+          flip_axes: tuple[int, ...] = RECIPE["flip_axes"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -286,7 +298,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                                where=str(Path(data_dir) / "manifest.json"))
     if isinstance(architecture, str):
         architecture = architecture_preset(architecture, len(WINDOWS_HU))
-    card = new_card(indication, spacing_mm, patch, architecture)
+    card = new_card(indication, spacing_mm, patch, architecture, flip_axes=flip_axes)
     t_load = time.perf_counter()
     train_cases = [load_training_case(Path(data_dir) / n, card.spacing_mm) for n in manifest["split"]["train"]]
     val_cases = [load_training_case(Path(data_dir) / n, card.spacing_mm) for n in manifest["split"]["validation"]]
@@ -304,7 +316,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                                "training_lumen_enhancement_hu": [round(min(levels), 1), round(max(levels), 1)]}
     load_s = time.perf_counter() - t_load
     sampler = PatchSampler(train_cases, card.patch_size, seed=seed, normalise=normalise,
-                           coarse_fraction=coarse_fraction, spacing_mm=card.spacing_mm)
+                           coarse_fraction=coarse_fraction, spacing_mm=card.spacing_mm, flip_axes=flip_axes)
     val_crops = [crop for case in val_cases for crop in validation_crops(case, seed)]
     network = build_network(card.architecture).to(device)
     # on CPU, weights and activations in channels-last 3D order: oneDNN's fast convolutions, ≈ 1.5–2× faster
@@ -424,7 +436,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                   + (", divided by the case's lumen enhancement (median inside the lumen eroded by 1 voxel)"
                      if normalise else ""),
         "sampling": "patches centred on lumen 60 %, on blood-like tissue (NCCT 20–80 HU) away from vessels 20 %, "
-                    "anywhere 20 %; random flips"
+                    "anywhere 20 %; "
+                    + (f"random flips along {'/'.join('zyx'[a] for a in flip_axes)}" if flip_axes
+                       else "never flipped (the network learns the anatomy's sides)")
                     + (f"; every {mine_every} epochs the network runs on the whole training cases, and 75 % of "
                        f"the negative patches are then centred on voxels away from the vessels where it "
                        f"synthesised ≥ {HARD_NEGATIVE_HU:g} HU of false enhancement (hard negatives)"
@@ -435,7 +449,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                        f"({'/'.join(f'{mm:g}' for mm in COARSE_SLICE_MM)} mm slices) and "
                        f"{'/'.join(map(str, COARSE_XY_FACTORS))} in-plane, linear back to the model grid; NCCT "
                        f"and target alike)" if coarse_fraction else ""),
-        "mine_every": mine_every, "coarse_fraction": coarse_fraction,
+        "mine_every": mine_every, "coarse_fraction": coarse_fraction, "flip_axes": list(flip_axes),
         "validation": "each validation case: a crop around its lumen and one around blood-like tissue away from the "
                       "vessels; score = lumen MAE + 3 × non-vessel MAE (HU), best epoch kept",
         "device": device, "torch_threads": torch.get_num_threads(),

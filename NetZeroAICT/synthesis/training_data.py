@@ -19,7 +19,7 @@ from scipy import ndimage
 from ..errors import NetZeroAICTError
 from ..volume import Volume
 from ..volume_io import read_volume
-from .grids import to_model_grid
+from .grids import to_model_grid, to_network_order
 
 PAD_HU = -1024.0
 
@@ -100,6 +100,9 @@ def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, c
     enhancing = np.zeros_like(lumen)
     if (folder / "enhancing.nii.gz").is_file():
         enhancing = _mask_to_grid(read_volume(folder / "enhancing.nii.gz", label=True), grid)
+    # in the order the engine gives the network (phantoms are already in it; a real CT may not be)
+    ncct_hu, cta_hu, lumen, enhancing = (to_network_order(a, ncct.direction_lps)
+                                         for a in (ncct_hu, cta_hu, lumen, enhancing))
     enhancement = cta_hu - ncct_hu
     if clean_target:
         keep = ndimage.binary_dilation((lumen > 0) | (enhancing > 0), iterations=2)
@@ -179,8 +182,9 @@ class PatchSampler:
 
     def __init__(self, cases: list[TrainingCase], patch_size, vessel_fraction: float = 0.6, seed: int = 0,
                  normalise: bool = False, blood_like_fraction: float = 0.2, hard_fraction: float = 0.75,
-                 coarse_fraction: float = 0.0, spacing_mm: float = 1.5):
+                 coarse_fraction: float = 0.0, spacing_mm: float = 1.5, flip_axes=(0, 1, 2)):
         self.patch = tuple(int(p) for p in patch_size)
+        self.flip_axes = tuple(int(a) for a in flip_axes)
         self.normalise = normalise
         self.cases = [TrainingCase(c.name, _pad_to(c.ncct_hu, self.patch, PAD_HU),
                                    _pad_to(c.enhancement_hu, self.patch, 0.0), _pad_to(c.lumen, self.patch, 0),
@@ -209,7 +213,8 @@ class PatchSampler:
         self.hard_points[index] = self._subsample(points)
 
     def sample(self, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ncct_hu, enhancement, weight), each float32 (B, 1, *patch), randomly flipped along x/y/z.
+        """(ncct_hu, enhancement, weight), each float32 (B, 1, *patch), each randomly flipped along the
+        ``flip_axes`` (0=z, 1=y, 2=x; none: the network learns the anatomy's sides).
 
         The enhancement is in HU, or with ``normalise`` in units of each case's lumen enhancement."""
         out = [np.empty((batch_size, 1) + self.patch, dtype=np.float32) for _ in range(3)]
@@ -231,7 +236,7 @@ class PatchSampler:
             else:
                 start = np.array([int(self.rng.integers(0, n - p + 1)) for n, p in zip(shape, self.patch)])
             box = tuple(slice(int(s), int(s) + p) for s, p in zip(start, self.patch))
-            flips = tuple(a for a in range(3) if self.rng.random() < 0.5)
+            flips = tuple(a for a in self.flip_axes if self.rng.random() < 0.5)
             for arr, src in zip(out, (case.ncct_hu, case.enhancement_hu, case.weight)):
                 patch = src[box]
                 arr[b, 0] = np.flip(patch, flips) if flips else patch
