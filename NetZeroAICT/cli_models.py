@@ -41,6 +41,11 @@ def register(subparsers) -> None:
                         "first level: sharper vessel edges, about 4x the training time per step and 7x the "
                         "inference time on a CPU; "
                         "default: the indication's recipe)")
+    t.add_argument("--flips", choices=["xyz", "none"],
+                   help="how training patches are flipped at random: xyz (along all three axes) or none (the "
+                        "network learns the anatomy's sides, e.g. the aorta left of the spine and the vena cava "
+                        "right; its test-time augmentation is then shifts, not a left-right flip; "
+                        "default: the indication's recipe)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out; with --resume "
@@ -85,13 +90,15 @@ def _train(args) -> int:
         args.coarse_fraction = recipe(args.indication)["coarse_fraction"]
     if args.architecture is None:
         args.architecture = recipe(args.indication)["architecture"]
+    flip_axes = recipe(args.indication)["flip_axes"] if args.flips is None else \
+        {"xyz": (0, 1, 2), "none": ()}[args.flips]
     card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                  batch_size=args.batch_size, patch=args.patch, learning_rate=args.lr,
                  mine_every=args.mine_every, warmup=args.warmup,
                  false_contrast_weight=args.false_contrast_weight, coarse_fraction=args.coarse_fraction,
                  architecture=args.architecture, seed=args.seed,
                  device=resolve_device(args.device), spacing_mm=args.spacing, max_minutes=args.max_minutes,
-                 resume=args.resume, threads=args.threads,
+                 resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     print(f"{args.out}: {card.model_id} v{card.version}, best epoch {card.training['best_epoch']} of "
           f"{card.training['epochs_run']}, weights sha256 {card.weights['sha256']}")

@@ -936,14 +936,18 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
         pass
 
     def fake_train(indication, data, out, **kwargs):
-        seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"]))
+        seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"],
+                     kwargs["flip_axes"]))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
     own = training.recipe("neck_brain")
-    for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"])),
+    for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"],
+                                  tuple(own["flip_axes"]))),
                             (["--false-contrast-weight", "0.3", "--coarse-fraction", "0",
-                              "--architecture", "unet-full-res"], (0.3, 0.0, "unet-full-res"))):
+                              "--architecture", "unet-full-res", "--flips", "none"], (0.3, 0.0, "unet-full-res", ())),
+                            (["--flips", "xyz"], (own["false_contrast_weight"], own["coarse_fraction"],
+                                                  own["architecture"], (0, 1, 2)))):
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   *extra])
