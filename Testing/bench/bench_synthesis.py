@@ -2,7 +2,7 @@
 
 Each configuration runs in its own process (so its peak RSS is its own) on the same input and weights:
 - shipped: the model card's settings: ``exact`` inference (the network's output on the whole body at once, in
-  slabs with a halo of its receptive radius), flip TTA;
+  slabs with a halo of its receptive radius), the card's TTA (flips or shifts);
 - shipped, no TTA: the same with a single pass (no uncertainty map);
 - shipped, contiguous: the shipped settings with the network in PyTorch's default (contiguous) memory order
   instead of channels-last 3D, to show what that choice gives;
@@ -72,7 +72,7 @@ def _worker(mode: str, input_path: str, output_npy: str) -> None:
     stride = network_stride(card.architecture)
     shipped = card_settings(card, "cpu")   # from the card alone: loading the model is part of the timed run
     settings = {"shipped": shipped,
-                "no_tta": replace(shipped, tta_flips=[()]),
+                "no_tta": replace(shipped, tta_flips=[()], tta_shifts=[(0, 0, 0)]),
                 "contiguous": replace(shipped, channels_last=False),
                 "thin_slabs": replace(shipped, max_slab_voxels=2_000_000)}.get(mode)
     if mode in ("monai_default", "monai_patch", "monai_untiled"):
@@ -81,9 +81,10 @@ def _worker(mode: str, input_path: str, output_npy: str) -> None:
             from NetZeroAICT.synthesis.grids import model_grid
 
             size_zyx = model_grid(volume, card.spacing_mm).GetSize()[::-1]
-            roi = [-(-n // stride) * stride for n in size_zyx]
+            extra = [max(int(t[a]) for t in shipped.tta_shifts) for a in range(3)]   # a shifted pass is larger
+            roi = [-(-(n + e) // stride) * stride for n, e in zip(size_zyx, extra)]
         settings = InferenceSettings(mode="sliding", patch_size=roi, overlap=0.5,
-                                     tta_flips=[tuple(f) for f in card.inference["tta_flips"]], sw_batch_size=1,
+                                     tta_flips=shipped.tta_flips, tta_shifts=shipped.tta_shifts, sw_batch_size=1,
                                      precision="fp32", crop_to_body=False, skip_empty_windows=False, blend="constant",
                                      align=stride, channels_last=False)
     engine = SynthesisEngine("aorta", device="cpu", settings=settings)
