@@ -1,8 +1,9 @@
 """SynthesisEngine: a non-contrast CT in, a synthetic CT angiogram, an uncertainty map and a run record out.
 
-Steps: check the input → resample to the model spacing → inference with flip TTA (mean and
-standard deviation) → back onto the exact input grid → gate the enhancement (exactly zero where tiny or
-outside the body) → add it to the NCCT. Tissue, bone and air that receive no enhancement keep their
+Steps: check the input → resample to the model spacing → inference, in the patient order the model was
+trained in, with test-time augmentation (flips or shifts, as the model card says: mean and standard
+deviation) → back onto the exact input grid → gate the enhancement (exactly zero where tiny or outside the
+body) → add it to the NCCT. Tissue, bone and air that receive no enhancement keep their
 scanned values bit for bit.
 """
 
