@@ -2,6 +2,12 @@
 (as characterisation measures it), and how much of the tissue outside vessels was altered. Writes the preview.
 
 Usage: python tools/real_ncct_check.py NCCT [--indication aorta] [--model DIR] [--out folder] [--lumen-hu HU]
+                                      [--region NAME=S0:S1,P0:P1,L0:L1 ...]
+
+``--region`` boxes are voxel ranges of the input in patient order (the order the network reads: superior,
+posterior, left; ``NetZeroAICT.synthesis.grids.to_network_order``); their mean HU before and after is printed.
+For ``../shared/data/ct/ncct_abdomen_3mm.nii.gz``, the abdominal aorta and the inferior vena cava at the level
+of the kidneys: ``--region aorta=75:86,45:50,66:71 --region vena_cava=75:86,45:50,56:61``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,18 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="build/real-ncct-check")
     parser.add_argument("--lumen-hu", type=float)
     parser.add_argument("--model", help="a model folder other than the shipped one")
+    parser.add_argument("--region", action="append", default=[], metavar="NAME=S0:S1,P0:P1,L0:L1",
+                        help="a box (voxels, patient order) whose mean HU before and after is reported")
     args = parser.parse_args(argv)
+    regions = {}
+    for spec in args.region:
+        try:
+            name, ranges = spec.split("=")
+            bounds = [tuple(int(v) for v in r.split(":")) for r in ranges.split(",")]
+            regions[name] = tuple(slice(a, b) for a, b in bounds)
+            assert len(bounds) == 3
+        except (ValueError, AssertionError):
+            parser.error(f"--region {spec!r}: give NAME=S0:S1,P0:P1,L0:L1 (voxel ranges)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     record = synthesize_file(args.ncct, args.indication, out / "synthetic_cta.nii.gz", out / "uncertainty.nii.gz",
@@ -52,6 +69,13 @@ def main(argv=None) -> int:
         if (soft & changed).any() else 0.0,
         "seconds": record["timings_s"]["total"], "peak_rss_gb": record["peak_rss_gb"],
     }
+    if regions:
+        from NetZeroAICT.synthesis.grids import to_network_order
+
+        before_sp, after_sp = (to_network_order(v.voxels, ncct.direction_lps) for v in (ncct, cta))
+        facts["regions_mean_hu"] = {name: {"before": round(float(before_sp[box].mean()), 1),
+                                           "after": round(float(after_sp[box].mean()), 1)}
+                                    for name, box in regions.items()}
     write_preview(ncct, cta, read_volume(out / "uncertainty.nii.gz"), out / "preview.png", args.indication,
                   title=f"{Path(args.ncct).name}: {cta.metadata['description']}")
     (out / "facts.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
