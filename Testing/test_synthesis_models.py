@@ -64,3 +64,24 @@ def test_aorta_model_on_real_ncct_keeps_tissue_outside_the_body_and_bone(ncct_ab
     assert np.array_equal(cta.voxels[air], ncct.voxels[air]) and np.array_equal(cta.voxels[bone], ncct.voxels[bone])
     assert record["input_check"]["warnings_accepted"]  # 3 mm, no chest: input safety warns
     assert json.loads((tmp_path / "run.json").read_text())["model"]["id"] == "nzct-aorta"
+
+
+def test_real_ncct_check_reports_patient_order_regions(ncct_abdomen_path, tmp_path, capsys):
+    """tools/real_ncct_check.py: the boxes of its docstring (the aorta and the vena cava of the shared NCCT) are
+    read in patient order, and a malformed box is refused."""
+    import importlib.util
+
+    from NetZeroAICT.synthesis.model_card import REPO_DIR
+
+    spec = importlib.util.spec_from_file_location("real_ncct_check", REPO_DIR / "tools" / "real_ncct_check.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.main([str(ncct_abdomen_path), "--out", str(tmp_path), "--region", "aorta=75:86,45:50,66:71",
+                      "--region", "vena_cava=75:86,45:50,56:61"]) == 0
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    for name in ("aorta", "vena_cava"):      # in patient order both boxes hold unenhanced blood on the NCCT
+        region = facts["regions_mean_hu"][name]
+        assert 25 < region["before"] < 55 and np.isfinite(region["after"]), facts
+    with pytest.raises(SystemExit):
+        tool.main([str(ncct_abdomen_path), "--out", str(tmp_path), "--region", "aorta=1:2,3:4"])
+    assert "NAME=S0:S1,P0:P1,L0:L1" in capsys.readouterr().err
