@@ -66,6 +66,9 @@ def test_resume_continues_from_checkpoint(tmp_path):
     rows = (tmp_path / "m" / "train_log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
     assert card.training["epochs_run"] == 3
+    # a run trained with flips does not go on without them (its card would claim the other)
+    with pytest.raises(NetZeroAICTError, match="trained with flips along"):
+        train("aorta", tmp_path / "data", tmp_path / "m", epochs=4, resume=True, flip_axes=(), **kwargs)
 
 
 def test_resumed_time_budget_counts_the_time_already_spent(tmp_path):

@@ -191,8 +191,8 @@ class SynthesisEngine:
             else:
                 # the network reads the volume in the phantoms' patient order, whatever the file's orientation
                 mean, std = predict_enhancement(
-                    self.network, to_network_order(hu_model, volume.direction_lps), card.windows_hu, 1.0 if card.normalised else card.enhancement_scale_hu,
-                    card.min_body_hu, settings, self.device,
+                    self.network, to_network_order(hu_model, volume.direction_lps), card.windows_hu,
+                    1.0 if card.normalised else card.enhancement_scale_hu, card.min_body_hu, settings, self.device,
                     progress=lambda f: recorder.report("inference", at(0.1 + 0.75 * f), f"inference {100 * f:.0f}%"),
                     cancel=recorder.cancel, facts=coverage)
                 mean, std = (from_network_order(a, volume.direction_lps) for a in (mean, std))

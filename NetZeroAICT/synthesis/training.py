@@ -332,6 +332,11 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     elapsed_before = 0.0   # training time of the run(s) this one resumes, s
     if resume and (ckpt / "state.json").is_file():
         state = json.loads((ckpt / "state.json").read_text())
+        trained_flips = tuple(state.get("flip_axes", (0, 1, 2)))   # checkpoints from before the setting flipped all
+        if trained_flips != tuple(flip_axes):
+            raise NetZeroAICTError(f"the checkpoint was trained with flips along {list(trained_flips)}, not "
+                                   f"{list(flip_axes)}", where=str(ckpt / "state.json"),
+                                   hint="resume with the flips the run was started with (--flips)")
         try:
             network.load_state_dict(load_file(ckpt / "weights.safetensors"))
         except RuntimeError:
@@ -406,7 +411,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                       out_dir / "checkpoint" / "best.safetensors")
         history.append(row)
         _append_csv(log_path, row)
-        _save_checkpoint(ckpt, network, optimizer, scheduler, epoch, best, history)
+        _save_checkpoint(ckpt, network, optimizer, scheduler, epoch, best, history, flip_axes)
         if show_progress:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
                   file=sys.stderr, flush=True)
@@ -484,7 +489,7 @@ def _append_csv(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
-def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, history) -> None:
+def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, history, flip_axes=(0, 1, 2)) -> None:
     from safetensors.torch import save_file
 
     folder.mkdir(exist_ok=True)
@@ -497,6 +502,7 @@ def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, h
             layout.setdefault(str(index), []).append(key)
     save_file(tensors, folder / "optimizer.safetensors")
     state = {"epoch": epoch, "best": best, "history": history, "scheduler": scheduler.state_dict(),
+             "flip_axes": list(flip_axes),
              "optimizer": {"param_groups": optimizer.state_dict()["param_groups"], "layout": layout}}
     (folder / "state.json").write_text(json.dumps(state, default=float))
 
