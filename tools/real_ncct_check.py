@@ -42,9 +42,10 @@ def main(argv=None) -> int:
         try:
             name, ranges = spec.split("=")
             bounds = [tuple(int(v) for v in r.split(":")) for r in ranges.split(",")]
+            if len(bounds) != 3:
+                raise ValueError(spec)
             regions[name] = tuple(slice(a, b) for a, b in bounds)
-            assert len(bounds) == 3
-        except (ValueError, AssertionError):
+        except ValueError:
             parser.error(f"--region {spec!r}: give NAME=S0:S1,P0:P1,L0:L1 (voxel ranges)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from .. import __version__
 from ..errors import NetZeroAICTError
 from ..volume import Volume
 from ..volume_io import volume_sha256
-from .grids import from_network_order, input_grid_chunks, network_axes, to_model_grid, to_network_order
+from .grids import from_network_order, in_network_order, input_grid_chunks, to_model_grid, to_network_order
 from .guard import check_before_synthesis
 from .inference import InferenceSettings, SynthesisCancelled, gate_enhancement, predict_enhancement
 from .model_card import ModelCard, find_model_dir, load_model
@@ -324,8 +324,7 @@ def restore_to_input_grid(volume: Volume, mean: np.ndarray, std: np.ndarray, gri
 
 def _voxel_order(volume: Volume) -> str:
     """How the network read the input's voxels, for the run record."""
-    transpose, flips = network_axes(volume.direction_lps)
-    if transpose == (0, 1, 2) and not flips:
+    if in_network_order(volume.direction_lps):
         return "as stored (superior, posterior, left)"
     return "reordered to superior, posterior, left (the order the model was trained in), and back"
 

@@ -176,21 +176,27 @@ def network_axes(direction_lps) -> tuple[tuple[int, int, int], tuple[int, ...]]:
     return tuple(2 - v for v in axes), tuple(a for a, f in enumerate(flipped) if f)
 
 
+def in_network_order(direction_lps) -> bool:
+    """Whether a grid of ``direction_lps`` already stores its voxels in the networks' order."""
+    transpose, flips = network_axes(direction_lps)
+    return transpose == (0, 1, 2) and not flips
+
+
 def to_network_order(array: np.ndarray, direction_lps) -> np.ndarray:
     """``array`` (z, y, x) of a grid with ``direction_lps`` as (Superior, Posterior, Left); the array itself
     when the grid is already in that order (a NIfTI written from RAS, e.g. by dcm2niix, is not: its rows run
     anterior and its columns to the patient's right)."""
-    transpose, flips = network_axes(direction_lps)
-    if transpose == (0, 1, 2) and not flips:
+    if in_network_order(direction_lps):
         return array
+    transpose, flips = network_axes(direction_lps)
     out = np.transpose(array, transpose)
     return np.ascontiguousarray(np.flip(out, axis=flips) if flips else out)
 
 
 def from_network_order(array: np.ndarray, direction_lps) -> np.ndarray:
     """The inverse of :func:`to_network_order`: a network-order array back in the grid's (z, y, x) order."""
-    transpose, flips = network_axes(direction_lps)
-    if transpose == (0, 1, 2) and not flips:
+    if in_network_order(direction_lps):
         return array
+    transpose, flips = network_axes(direction_lps)
     out = np.flip(array, axis=flips) if flips else array
     return np.ascontiguousarray(np.transpose(out, np.argsort(transpose)))
