@@ -454,6 +454,34 @@ def test_case_metrics_definitions():
     wrong = case_metrics(spill, ncct, cta, lumen, body)
     assert wrong["lumen_dice"] == pytest.approx(2 * 160 / (160 + 160 + 32))
     assert wrong["nonvessel_mae_hu"] > 0 and wrong["lumen_mae_hu"] == 0
+    assert perfect["false_contrast_ml"] == 0 and wrong["false_contrast_ml"] == pytest.approx(32 / 1000)
+    in_mm = case_metrics(spill, ncct, cta, lumen, body, spacing_mm=(1.5, 1.5, 2.0))
+    assert in_mm["false_contrast_ml"] == pytest.approx(32 * 4.5 / 1000)
+
+
+def test_false_lumen_in_a_little_enhancing_organ_counts_against_the_dice():
+    """A bright blob in the liver (an organ the arterial phase raises by 10–25 HU) is a false lumen; the renal
+    cortex, whose true CTA is bright, stays out of the Dice however the model gets it."""
+    from NetZeroAICT.synthesis.evaluation import case_metrics
+
+    ncct = np.full((20, 20, 20), 40.0, np.float32)
+    lumen = np.zeros(ncct.shape, bool)
+    lumen[5:15, 8:12, 8:12] = True
+    body = np.ones(ncct.shape, bool)
+    enhancing = np.zeros(ncct.shape, bool)
+    enhancing[2:4, 2:6, 14:18] = True     # liver: +20 HU
+    enhancing[16:18, 2:6, 14:18] = True   # renal cortex: +150 HU
+    cta = ncct.copy()
+    cta[lumen] = 400.0
+    cta[2:4, 2:6, 14:18] += 20.0
+    cta[16:18, 2:6, 14:18] += 150.0
+    blob = cta.copy()
+    blob[2:4, 2:6, 14:18] = 330.0          # the liver made arterial
+    blob[16:18, 2:6, 14:18] = 40.0         # the cortex left dark
+    row = case_metrics(blob, ncct, cta, lumen, body, enhancing)
+    assert row["lumen_dice"] == pytest.approx(2 * 160 / (160 + 160 + 32))
+    assert row["false_contrast_ml"] == pytest.approx(32 / 1000)
+    assert case_metrics(cta, ncct, cta, lumen, body, enhancing)["lumen_dice"] == 1.0
 
 
 def test_evaluate_model_reports_default_and_matched_contrast_level(tiny_model, tmp_path):

@@ -26,7 +26,7 @@ def test_shipped_model_card_and_weights(indication):
     assert training["n_train_cases"] >= 1 and training["epochs_run"] >= 1 and training["command"]
     train_seeds = set(training["dataset"]["seeds"]["train"]) | set(training["dataset"]["seeds"]["validation"])
     assert held_out["test_seeds"] and not train_seeds & set(held_out["test_seeds"])
-    for key in ("lumen_dice", "lumen_mae_hu", "nonvessel_mae_hu", "psnr_db"):
+    for key in ("lumen_dice", "lumen_mae_hu", "nonvessel_mae_hu", "psnr_db", "false_contrast_ml"):
         assert np.isfinite(held_out["summary"][key]["mean"])
     assert len(held_out["cases"]) == len(held_out["test_seeds"])
     assert card.normalised, "shipped models learn the enhancement relative to the lumen's (contrast level = setting)"

@@ -1,14 +1,21 @@
-"""Held-out metrics of a synthesis model on phantom cases: lumen Dice, lumen MAE, non-vessel MAE, PSNR.
+"""Held-out metrics of a synthesis model on phantom cases: lumen Dice, lumen MAE, non-vessel MAE, PSNR, false
+contrast.
 
 Definitions (volumes on the phantom's own grid, HU):
 - lumen Dice: Dice of {synthetic > 150 HU} and {true CTA > 150 HU} over the voxels whose NCCT is not above
-  150 HU and that are not enhancing organs (150 HU: between unenhanced blood ≈ 40 HU and diagnostic lumen ≥ 250 HU);
+  150 HU (150 HU: between unenhanced blood ≈ 40 HU and diagnostic lumen ≥ 250 HU), leaving out the voxels of
+  enhancing organs whose true CTA is 100 HU or more (renal cortex, cardiac blood pool, myocardium: whether they
+  cross 150 HU is not a question of the lumen). An organ that enhances little (liver, most of the spleen) stays
+  in: a synthetic voxel above 150 HU there is a false lumen and counts against the Dice;
 - lumen MAE: mean |synthetic − true CTA| inside the lumen mask;
 - non-vessel MAE: mean |synthetic − true CTA| over the body outside the lumen mask grown by one voxel
   (enhancing organs included: their enhancement has to be synthesised too);
 - PSNR: :func:`NetZeroAICT.metrics.psnr` over the body: 10·log10(4095² / MSE), both images clipped to
   −1024…3071 HU;
-- tissue MAE: the non-vessel MAE without the enhancing organs (tissue that must stay as it is).
+- tissue MAE: the non-vessel MAE without the enhancing organs (tissue that must stay as it is);
+- false contrast: millilitres of the body outside the lumen grown by one voxel where the synthetic CTA is more
+  than 100 HU brighter than the true CTA (a bright blob in a fatty liver, an enhanced vein). The non-vessel MAE
+  averages such a blob over the whole body, so it can hide one of a hundred millilitres.
 
 The same metrics are also taken on each case as a scan with voxels of about 3 mm would show it
 (:func:`thick_voxels`: the phantom's NCCT, CTA and masks averaged over blocks of :func:`thick_voxel_factor`³
@@ -24,29 +31,37 @@ from .. import metrics
 from ..volume import Volume
 
 DICE_THRESHOLD_HU = 150.0
+#: Enhancing-organ voxels whose true CTA is at least this are left out of the Dice.
+ORGAN_EXCLUDED_FROM_HU = 100.0
+#: A voxel outside the lumen counts as false contrast where the synthetic CTA exceeds the truth by more than this.
+FALSE_CONTRAST_HU = 100.0
 TARGETS = {"lumen_dice": (">=", 0.90), "lumen_mae_hu": ("<=", 30.0), "nonvessel_mae_hu": ("<=", 10.0),
            "psnr_db": (">=", 35.0)}
 
 
 def case_metrics(synthetic: np.ndarray, ncct: np.ndarray, cta: np.ndarray, lumen: np.ndarray, body: np.ndarray,
-                 enhancing: np.ndarray | None = None) -> dict:
-    """Metrics of one case; arrays share one grid; masks are boolean/uint8. Built from
-    :mod:`NetZeroAICT.metrics`; the Dice here looks at the whole volume (not only near the lumen), so
+                 enhancing: np.ndarray | None = None, spacing_mm=(1.0, 1.0, 1.0)) -> dict:
+    """Metrics of one case; arrays share one grid (voxel edges ``spacing_mm``); masks are boolean/uint8. Built
+    from :mod:`NetZeroAICT.metrics`; the Dice here looks at the whole volume (not only near the lumen), so
     enhancement synthesised where there is none counts against it."""
     lumen, body = lumen > 0, body > 0
     enhancing = np.zeros_like(lumen) if enhancing is None else enhancing > 0
     pred, ref = metrics.lumen_masks(synthetic, cta, ncct=ncct, threshold_hu=DICE_THRESHOLD_HU)
-    pred &= ~enhancing
-    ref &= ~enhancing
+    bright_organ = enhancing & (np.asarray(cta) >= ORGAN_EXCLUDED_FROM_HU)
+    pred &= ~bright_organ
+    ref &= ~bright_organ
     dice = metrics.dice(pred, ref)
     outside = body & ~ndimage.binary_dilation(lumen, iterations=1)
+    excess = np.asarray(synthetic, np.float32) - np.asarray(cta, np.float32)
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     return {"lumen_dice": 1.0 if np.isnan(dice) else dice,
             "lumen_mae_hu": metrics.region_errors(synthetic, cta, lumen)[0] if lumen.any() else 0.0,
             "nonvessel_mae_hu": metrics.region_errors(synthetic, cta, outside)[0],
             "tissue_mae_hu": metrics.region_errors(synthetic, cta, outside & ~enhancing)[0],
             "psnr_db": metrics.psnr(synthetic, cta, body),
             "lumen_hu_true": float(cta[lumen].mean()) if lumen.any() else 0.0,
-            "lumen_hu_synthetic": float(synthetic[lumen].mean()) if lumen.any() else 0.0}
+            "lumen_hu_synthetic": float(synthetic[lumen].mean()) if lumen.any() else 0.0,
+            "false_contrast_ml": int(np.count_nonzero(outside & (excess > FALSE_CONTRAST_HU))) * voxel_ml}
 
 
 def summarise(rows: list[dict]) -> dict:

@@ -173,7 +173,7 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
                 engine.lumen_enhancement_hu = level
                 result = engine.synthesize(image, accept_warnings=True)
                 row = case_metrics(result.cta.voxels, image.voxels, reference, truth["lumen"], truth["body"],
-                                   truth.get("enhancing"))
+                                   truth.get("enhancing"), image.spacing_mm)
                 row["lumen_enhancement_hu"] = result.record["contrast_level"].get("lumen_enhancement_hu", 0.0)
                 row["inference_s"] = result.record["timings_s"]["total"]
                 out.append({"case": name, **{k: round(v, 4) for k, v in row.items()}})
