@@ -36,6 +36,10 @@ def register(subparsers) -> None:
     t.add_argument("--coarse-fraction", type=float,
                    help="share (0-1) of the patches shown as a thick-slice scan (3-4.5 mm slices) shows them "
                         "(default: the indication's recipe)")
+    t.add_argument("--organ-fraction", type=float,
+                   help="share (0-0.2) of the patches centred in the liver or spleen and shown at another density "
+                        "(28-55 HU, as a fatty liver reads), from the cases' tissue maps "
+                        "(default: the indication's recipe)")
     t.add_argument("--architecture", choices=list(ARCHITECTURE_PRESETS),
                    help="network: unet (the shipped MONAI UNet) or unet-full-res (the same with a full-resolution "
                         "first level: sharper vessel edges, about 4x the training time per step and 7x the "
@@ -90,13 +94,15 @@ def _train(args) -> int:
         args.coarse_fraction = recipe(args.indication)["coarse_fraction"]
     if args.architecture is None:
         args.architecture = recipe(args.indication)["architecture"]
+    if args.organ_fraction is None:
+        args.organ_fraction = recipe(args.indication)["organ_fraction"]
     flip_axes = recipe(args.indication)["flip_axes"] if args.flips is None else \
         {"xyz": (0, 1, 2), "none": ()}[args.flips]
     card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                  batch_size=args.batch_size, patch=args.patch, learning_rate=args.lr,
                  mine_every=args.mine_every, warmup=args.warmup,
                  false_contrast_weight=args.false_contrast_weight, coarse_fraction=args.coarse_fraction,
-                 architecture=args.architecture, seed=args.seed,
+                 architecture=args.architecture, seed=args.seed, organ_fraction=args.organ_fraction,
                  device=resolve_device(args.device), spacing_mm=args.spacing, max_minutes=args.max_minutes,
                  resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))

@@ -968,17 +968,18 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
 
     def fake_train(indication, data, out, **kwargs):
         seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"],
-                     kwargs["flip_axes"]))
+                     kwargs["flip_axes"], kwargs["organ_fraction"]))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
     own = training.recipe("neck_brain")
     for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"],
-                                  tuple(own["flip_axes"]))),
+                                  tuple(own["flip_axes"]), own["organ_fraction"])),
                             (["--false-contrast-weight", "0.3", "--coarse-fraction", "0",
-                              "--architecture", "unet-full-res", "--flips", "none"], (0.3, 0.0, "unet-full-res", ())),
+                              "--architecture", "unet-full-res", "--flips", "none", "--organ-fraction", "0.1"],
+                             (0.3, 0.0, "unet-full-res", (), 0.1)),
                             (["--flips", "xyz"], (own["false_contrast_weight"], own["coarse_fraction"],
-                                                  own["architecture"], (0, 1, 2)))):
+                                                  own["architecture"], (0, 1, 2), own["organ_fraction"]))):
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   *extra])
@@ -1236,3 +1237,60 @@ def test_training_without_flips_gives_a_card_with_shift_tta(tmp_path):
     result = SynthesisEngine("aorta", tmp_path / "model", "cpu").synthesize(ncct, accept_warnings=True)
     assert result.record["inference"]["tta_shifts"] == [list(s) for s in SHIFT_TTA]
     assert result.record["inference"]["tta_flips"] == [[]]
+
+
+def test_organ_patches_show_the_liver_at_blood_density_and_keep_its_target(tmp_path):
+    """A case with a tissue map gives a liver/spleen mask and its HU; organ patches are centred in it and show it
+    at a density drawn from ORGAN_SHOWN_HU, the rest of the patch and the target untouched. A case without a
+    tissue map (a user's pair) has no mask and gives no organ patch; a fraction of 0 leaves the sampler as it was."""
+    from NetZeroAICT.synthesis.training import train
+    from NetZeroAICT.synthesis.training_data import (ORGAN_SHOWN_HU, PatchSampler, load_training_case)
+
+    data = write_tube_dataset(tmp_path / "data", seeds_train=(4,), seeds_val=())
+    case_dir = data / "case_004"
+    ncct = read_volume(case_dir / "ncct.nii.gz")
+    cta = read_volume(case_dir / "cta.nii.gz")
+    tissue = np.zeros(ncct.voxels.shape, np.uint8)
+    tissue[8:32, 4:20, 4:20] = 9                                  # "liver", 24 x 16 x 16 voxels at 60 HU
+    tissue[8:32, 30:44, 30:44] = 3                                # muscle: not density-variable
+    voxels, cvox = ncct.voxels.copy(), cta.voxels.copy()
+    voxels[tissue == 9] = 60.0 + np.random.default_rng(0).normal(0, 3, int((tissue == 9).sum()))
+    cvox[tissue == 9] = voxels[tissue == 9] + 20.0               # the liver enhances by 20 HU
+    for name, array in (("ncct", voxels), ("cta", cvox), ("tissue", tissue)):
+        write_volume(Volume(array, ncct.spacing_mm, ncct.origin_lps, ncct.direction_lps), case_dir / f"{name}.nii.gz")
+    (case_dir / "case.json").write_text(json.dumps({"tissue_labels": {"liver": 9, "spleen": 10, "muscle": 3}}))
+    enhancing = np.zeros(tissue.shape, np.uint8)
+    enhancing[tissue == 9] = 1
+    write_volume(Volume(enhancing, ncct.spacing_mm, ncct.origin_lps, ncct.direction_lps), case_dir / "enhancing.nii.gz")
+
+    case = load_training_case(case_dir, 1.5)
+    assert case.organ is not None and case.organ.sum() == (tissue == 9).sum()
+    assert case.organ_hu == pytest.approx(60.0, abs=1.0)
+    (case_dir / "case.json").unlink()
+    bare = load_training_case(case_dir, 1.5)
+    assert bare.organ is None                                     # no labels: no mask
+
+    sampler = PatchSampler([case], (8, 8, 8), vessel_fraction=0.0, blood_like_fraction=0.0, seed=2,
+                           normalise=True, organ_fraction=1.0, flip_axes=())
+    hu, target, _ = sampler.sample(24)
+    inside = np.abs(target - 20.0 / case.lumen_enhancement_hu) < 1e-4  # every patch centred in the liver
+    assert inside.reshape(24, -1).mean(axis=1).min() > 0.2
+    for b in range(24):   # the liver's core shows one shifted density within ORGAN_SHOWN_HU; the target is kept
+        core = hu[b, 0][inside[b, 0] & (ndimage.binary_erosion(inside[b, 0], iterations=2))]
+        if core.size:
+            assert ORGAN_SHOWN_HU[0] - 12 < core.mean() < ORGAN_SHOWN_HU[1] + 12
+    means = [hu[b, 0][inside[b, 0]].mean() for b in range(24)]
+    assert np.std(means) > 4                                      # drawn per patch
+    assert max(means) < 60.0 - 2                                  # shown darker than its own 60 HU
+
+    no_map = PatchSampler([bare], (8, 8, 8), vessel_fraction=0.0, blood_like_fraction=0.0, seed=2,
+                          organ_fraction=1.0, flip_axes=())
+    anywhere = PatchSampler([bare], (8, 8, 8), vessel_fraction=0.0, blood_like_fraction=0.0, seed=2, flip_axes=())
+    for a, b in zip(no_map.sample(6), anywhere.sample(6)):       # no map: patches drawn anywhere, unshifted
+        assert np.array_equal(a, b)
+    plain = PatchSampler([case], (8, 8, 8), seed=2)
+    off = PatchSampler([case], (8, 8, 8), seed=2, organ_fraction=0.0)
+    for a, b in zip(plain.sample(6), off.sample(6)):
+        assert np.array_equal(a, b)
+    with pytest.raises(NetZeroAICTError, match="organ fraction"):
+        train("aorta", data, tmp_path / "m", epochs=1, steps_per_epoch=1, organ_fraction=0.5, show_progress=False)

@@ -25,7 +25,8 @@ from .inference import InferenceSettings, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model
 from .network import (architecture_preset, build_network, card_slab_voxels, default_architecture, network_stride,
                       window_channels_torch)
-from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, PatchSampler, coarse_z_factors, load_training_case,
+from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, ORGAN_SHOWN_HU, PatchSampler,
+                            coarse_z_factors, load_training_case,
                             read_manifest)
 
 #: Per-indication model spacing (mm), the phantoms' own spacing: coarse enough for 2 CPU cores, fine enough
@@ -215,7 +216,7 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 #: with the overrides of :data:`RECIPE_BY_INDICATION` (:func:`recipe`).
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
-          "flip_axes": (0, 1, 2)}
+          "flip_axes": (0, 1, 2), "organ_fraction": 0.0}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement on
 #: held-out phantoms). Neck & brain: weight 0.5 gave lumen MAE 109 HU against 119 HU with 1, Dice 0.82 either way.
 #: Coronary: a 30-min run with weight 1 gave lumen MAE 77 / 71 HU and non-vessel MAE 19.8 HU, against 62 / 38 and
@@ -267,7 +268,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           spacing_mm: float | None = None, max_minutes: float | None = None, resume: bool = False,
           architecture: dict | str | None = None, command: str | None = None, show_progress: bool = True,
           threads: int | None = None, normalise: bool = True,
-          flip_axes: tuple[int, ...] = RECIPE["flip_axes"]) -> ModelCard:
+          flip_axes: tuple[int, ...] = RECIPE["flip_axes"],
+          organ_fraction: float = RECIPE["organ_fraction"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -279,6 +281,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     and the best one so far, ``out_dir/train_log.csv`` one row per epoch (``elapsed_s``: training time so far).
     ``architecture``: a card's architecture entry, or the name of a preset
     (:data:`~NetZeroAICT.synthesis.network.ARCHITECTURE_PRESETS`); None is the shipped UNet.
+    ``organ_fraction``: share of the patches centred in a liver or spleen shown at another density
+    (:class:`~NetZeroAICT.synthesis.training_data.PatchSampler`).
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -287,6 +291,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     if epochs < 1 or steps_per_epoch < 1:
         raise NetZeroAICTError(f"nothing to train: {epochs} epoch(s) of {steps_per_epoch} step(s) planned",
                                where="training settings: epochs, steps per epoch", hint="plan at least one of each")
+    if not 0.0 <= organ_fraction <= 0.2:
+        raise NetZeroAICTError(f"organ fraction {organ_fraction:g} is outside 0–0.2",
+                               where="training settings: organ fraction",
+                               hint="organ patches take their share from the 20 % of patches drawn anywhere")
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -316,7 +324,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                                "training_lumen_enhancement_hu": [round(min(levels), 1), round(max(levels), 1)]}
     load_s = time.perf_counter() - t_load
     sampler = PatchSampler(train_cases, card.patch_size, seed=seed, normalise=normalise,
-                           coarse_fraction=coarse_fraction, spacing_mm=card.spacing_mm, flip_axes=flip_axes)
+                           coarse_fraction=coarse_fraction, spacing_mm=card.spacing_mm, flip_axes=flip_axes,
+                           organ_fraction=organ_fraction)
     val_crops = [crop for case in val_cases for crop in validation_crops(case, seed)]
     network = build_network(card.architecture).to(device)
     # on CPU, weights and activations in channels-last 3D order: oneDNN's fast convolutions, ≈ 1.5–2× faster
@@ -441,7 +450,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                   + (", divided by the case's lumen enhancement (median inside the lumen eroded by 1 voxel)"
                      if normalise else ""),
         "sampling": "patches centred on lumen 60 %, on blood-like tissue (NCCT 20–80 HU) away from vessels 20 %, "
-                    "anywhere 20 %; "
+                    + (f"in a {' or '.join(DENSITY_VARIABLE_ORGANS)} shown at {ORGAN_SHOWN_HU[0]:g}–"
+                       f"{ORGAN_SHOWN_HU[1]:g} HU (NCCT shifted, target kept) {100 * organ_fraction:.0f} %, "
+                       if organ_fraction else "")
+                    + f"anywhere {100 * (0.2 - organ_fraction):.0f} %; "
                     + (f"random flips along {'/'.join('zyx'[a] for a in flip_axes)}" if flip_axes
                        else "never flipped (the network learns the anatomy's sides)")
                     + (f"; every {mine_every} epochs the network runs on the whole training cases, and 75 % of "
@@ -455,6 +467,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                        f"{'/'.join(map(str, COARSE_XY_FACTORS))} in-plane, linear back to the model grid; NCCT "
                        f"and target alike)" if coarse_fraction else ""),
         "mine_every": mine_every, "coarse_fraction": coarse_fraction, "flip_axes": list(flip_axes),
+        "organ_fraction": organ_fraction,
         "validation": "each validation case: a crop around its lumen and one around blood-like tissue away from the "
                       "vessels; score = lumen MAE + 3 × non-vessel MAE (HU), best epoch kept",
         "device": device, "torch_threads": torch.get_num_threads(),

@@ -36,6 +36,9 @@ class TrainingCase:
         weight: float32 per-voxel loss weight (vessels weigh more).
         lumen_enhancement_hu: the case's contrast level: median enhancement inside the lumen (eroded by one
             voxel, so partial-volume edges do not count); 0 when the case has no lumen.
+        organ: uint8 mask of the organs of :data:`DENSITY_VARIABLE_ORGANS`, or None where the case has no
+            tissue map (a user's registered pair).
+        organ_hu: their median NCCT HU (inside the mask eroded by one voxel).
     """
 
     name: str
@@ -44,6 +47,8 @@ class TrainingCase:
     lumen: np.ndarray
     weight: np.ndarray
     lumen_enhancement_hu: float = 0.0
+    organ: np.ndarray | None = None
+    organ_hu: float = 0.0
 
 
 def lumen_enhancement_hu(enhancement: np.ndarray, lumen: np.ndarray) -> float:
@@ -81,6 +86,32 @@ def _mask_to_grid(mask: Volume, grid: sitk.Image | None) -> np.ndarray:
     return (sitk.GetArrayFromImage(image) > 0).astype(np.uint8)
 
 
+#: Large organs whose unenhanced density differs from patient to patient across that of unenhanced blood: a
+#: fatty liver reads 28–47 HU (a third of adults), unenhanced blood 36–50. Deep inside such an organ a network
+#: with a few centimetres of view sees only a homogeneous region at blood density, as inside a heart chamber or
+#: an aneurysm sac, and enhances it. Their masks come from the phantoms' tissue maps (``tissue.nii.gz``).
+DENSITY_VARIABLE_ORGANS = ("liver", "spleen")
+
+#: The NCCT HU an organ patch shows its organ at (uniform draw; :class:`PatchSampler` ``organ_fraction``).
+ORGAN_SHOWN_HU = (28.0, 55.0)
+
+
+def _organ_mask(folder: Path, grid: sitk.Image | None) -> np.ndarray | None:
+    """Mask of :data:`DENSITY_VARIABLE_ORGANS` from the case's tissue map and the labels in its case.json; None
+    where either is missing."""
+    tissue_path, case_path = folder / "tissue.nii.gz", folder / "case.json"
+    if not (tissue_path.is_file() and case_path.is_file()):
+        return None
+    labels = json.loads(case_path.read_text()).get("tissue_labels", {})
+    ids = [labels[name] for name in DENSITY_VARIABLE_ORGANS if name in labels]
+    if not ids:
+        return None
+    tissue = read_volume(tissue_path, label=True)
+    organ = Volume(np.isin(tissue.voxels, ids).astype(np.uint8), tissue.spacing_mm, tissue.origin_lps,
+                   tissue.direction_lps)
+    return _mask_to_grid(organ, grid)
+
+
 def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, clean_target: bool = True) -> TrainingCase:
     """Read one case folder and bring it to the model spacing.
 
@@ -100,9 +131,18 @@ def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, c
     enhancing = np.zeros_like(lumen)
     if (folder / "enhancing.nii.gz").is_file():
         enhancing = _mask_to_grid(read_volume(folder / "enhancing.nii.gz", label=True), grid)
+    organ = _organ_mask(folder, grid)
     # in the order the engine gives the network (phantoms are already in it; a real CT may not be)
     ncct_hu, cta_hu, lumen, enhancing = (to_network_order(a, ncct.direction_lps)
                                          for a in (ncct_hu, cta_hu, lumen, enhancing))
+    organ_hu = 0.0
+    if organ is not None:
+        organ = to_network_order(organ, ncct.direction_lps)
+        inner = ndimage.binary_erosion(organ > 0)
+        if inner.any():
+            organ_hu = float(np.median(ncct_hu[inner]))
+        else:
+            organ = None
     enhancement = cta_hu - ncct_hu
     if clean_target:
         keep = ndimage.binary_dilation((lumen > 0) | (enhancing > 0), iterations=2)
@@ -110,7 +150,7 @@ def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, c
     near_lumen = ndimage.binary_dilation(lumen > 0, iterations=1)
     weight = 1.0 + vessel_weight * near_lumen.astype(np.float32) + 2.0 * (enhancing > 0)
     return TrainingCase(folder.name, ncct_hu.astype(np.float32), enhancement.astype(np.float32), lumen,
-                        weight.astype(np.float32), lumen_enhancement_hu(enhancement, lumen))
+                        weight.astype(np.float32), lumen_enhancement_hu(enhancement, lumen), organ, organ_hu)
 
 
 def _pad_to(array: np.ndarray, patch, value: float) -> np.ndarray:
@@ -178,23 +218,36 @@ class PatchSampler:
     NCCT and target alike, slices of :data:`COARSE_SLICE_MM` at the model spacing ``spacing_mm``, in-plane
     factors :data:`COARSE_XY_FACTORS`): routine
     non-contrast CT often has 3–5 mm slices, and a network that has only seen sharp 1.5 mm phantoms takes the
-    smooth look of an interpolated thick-slice scan for blood and enhances it."""
+    smooth look of an interpolated thick-slice scan for blood and enhances it.
+
+    ``organ_fraction`` of the patches are centred on a voxel of a density-variable organ
+    (:data:`DENSITY_VARIABLE_ORGANS`) and show that organ at a density drawn from :data:`ORGAN_SHOWN_HU`: its
+    NCCT is shifted by the difference from the case's organ HU (edges softened as partial volume softens them),
+    its texture and noise kept, its target enhancement unchanged (an organ's arterial-phase enhancement does not
+    depend on its fat content). The phantoms draw a fatty liver in 30 % of the cases, so a ten-case training set
+    may hold two, and their interiors are otherwise seldom in a patch: the enhancing organs are not negatives."""
 
     def __init__(self, cases: list[TrainingCase], patch_size, vessel_fraction: float = 0.6, seed: int = 0,
                  normalise: bool = False, blood_like_fraction: float = 0.2, hard_fraction: float = 0.75,
-                 coarse_fraction: float = 0.0, spacing_mm: float = 1.5, flip_axes=(0, 1, 2)):
+                 coarse_fraction: float = 0.0, spacing_mm: float = 1.5, flip_axes=(0, 1, 2),
+                 organ_fraction: float = 0.0):
         self.patch = tuple(int(p) for p in patch_size)
         self.flip_axes = tuple(int(a) for a in flip_axes)
         self.normalise = normalise
         self.cases = [TrainingCase(c.name, _pad_to(c.ncct_hu, self.patch, PAD_HU),
                                    _pad_to(c.enhancement_hu, self.patch, 0.0), _pad_to(c.lumen, self.patch, 0),
-                                   _pad_to(c.weight, self.patch, 1.0), c.lumen_enhancement_hu) for c in cases]
+                                   _pad_to(c.weight, self.patch, 1.0), c.lumen_enhancement_hu,
+                                   None if c.organ is None else _pad_to(c.organ, self.patch, 0), c.organ_hu)
+                      for c in cases]
         self.lumen_points = [np.argwhere(c.lumen > 0) for c in self.cases]
         self.rng = np.random.default_rng(seed)
         self.blood_like_points = []
         for c in self.cases:
             self.blood_like_points.append(self._subsample(np.argwhere(blood_like_tissue(c))))
         self.hard_points = [np.zeros((0, 3), dtype=np.int64) for _ in self.cases]
+        self.organ_points = [np.zeros((0, 3), dtype=np.int64) if c.organ is None or not organ_fraction
+                             else self._subsample(np.argwhere(c.organ > 0)) for c in self.cases]
+        self.organ_fraction = organ_fraction
         self.vessel_fraction = vessel_fraction
         self.blood_like_fraction = blood_like_fraction
         self.hard_fraction = hard_fraction
@@ -224,6 +277,7 @@ class PatchSampler:
             shape = np.array(case.ncct_hu.shape)
             half = np.array(self.patch) // 2
             draw = self.rng.random()
+            organ_patch = False
             negatives = self.blood_like_points[index]
             if len(self.hard_points[index]) and self.rng.random() < self.hard_fraction:
                 negatives = self.hard_points[index]
@@ -233,6 +287,11 @@ class PatchSampler:
             elif len(negatives) and draw < self.vessel_fraction + self.blood_like_fraction:
                 centre = negatives[int(self.rng.integers(len(negatives)))]
                 start = np.clip(centre - half, 0, shape - self.patch)
+            elif (len(organ := self.organ_points[index])
+                  and draw < self.vessel_fraction + self.blood_like_fraction + self.organ_fraction):
+                centre = organ[int(self.rng.integers(len(organ)))]
+                start = np.clip(centre - half, 0, shape - self.patch)
+                organ_patch = True
             else:
                 start = np.array([int(self.rng.integers(0, n - p + 1)) for n, p in zip(shape, self.patch)])
             box = tuple(slice(int(s), int(s) + p) for s, p in zip(start, self.patch))
@@ -240,6 +299,10 @@ class PatchSampler:
             for arr, src in zip(out, (case.ncct_hu, case.enhancement_hu, case.weight)):
                 patch = src[box]
                 arr[b, 0] = np.flip(patch, flips) if flips else patch
+            if organ_patch:
+                shift = self.rng.uniform(*ORGAN_SHOWN_HU) - case.organ_hu
+                soft = ndimage.gaussian_filter(case.organ[box].astype(np.float32), 0.7)
+                out[0][b, 0] += shift * (np.flip(soft, flips) if flips else soft)
             if self.coarse_fraction and self.rng.random() < self.coarse_fraction:
                 xy = int(self.rng.choice(COARSE_XY_FACTORS))
                 factors = (int(self.rng.choice(self.coarse_z)), xy, xy)
