@@ -87,9 +87,9 @@ def _mask_to_grid(mask: Volume, grid: sitk.Image | None) -> np.ndarray:
 
 
 #: Large organs whose unenhanced density differs from patient to patient across that of unenhanced blood: a
-#: fatty liver reads 28–47 HU (about a quarter of adults), unenhanced blood 36–50. Deep inside such an organ a network
-#: with a few centimetres of view sees only a homogeneous region at blood density, as inside a heart chamber or
-#: an aneurysm sac, and enhances it. Their masks come from the phantoms' tissue maps (``tissue.nii.gz``).
+#: fatty liver reads 28–47 HU (about a quarter of adults), unenhanced blood 36–50. Deep inside such an organ a
+#: network with a few centimetres of view sees only a homogeneous region at blood density, as inside a heart
+#: chamber or an aneurysm sac, and enhances it. Their masks come from the phantoms' tissue maps (``tissue.nii.gz``).
 DENSITY_VARIABLE_ORGANS = ("liver", "spleen")
 
 #: The NCCT HU an organ patch shows its organ at (uniform draw; :class:`PatchSampler` ``organ_fraction``).
