@@ -1263,11 +1263,12 @@ def test_organ_patches_show_the_liver_at_blood_density_and_keep_its_target(tmp_p
     enhancing[tissue == 9] = 1
     write_volume(Volume(enhancing, ncct.spacing_mm, ncct.origin_lps, ncct.direction_lps), case_dir / "enhancing.nii.gz")
 
-    case = load_training_case(case_dir, 1.5)
+    assert load_training_case(case_dir, 1.5).organ is None       # read only when organ patches need it
+    case = load_training_case(case_dir, 1.5, organs=True)
     assert case.organ is not None and case.organ.sum() == (tissue == 9).sum()
     assert case.organ_hu == pytest.approx(60.0, abs=1.0)
     (case_dir / "case.json").unlink()
-    bare = load_training_case(case_dir, 1.5)
+    bare = load_training_case(case_dir, 1.5, organs=True)
     assert bare.organ is None                                     # no labels: no mask
 
     sampler = PatchSampler([case], (8, 8, 8), vessel_fraction=0.0, blood_like_fraction=0.0, seed=2,

@@ -314,7 +314,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         architecture = architecture_preset(architecture, len(WINDOWS_HU))
     card = new_card(indication, spacing_mm, patch, architecture, flip_axes=flip_axes)
     t_load = time.perf_counter()
-    train_cases = [load_training_case(Path(data_dir) / n, card.spacing_mm) for n in manifest["split"]["train"]]
+    train_cases = [load_training_case(Path(data_dir) / n, card.spacing_mm, organs=organ_fraction > 0)
+                   for n in manifest["split"]["train"]]
     val_cases = [load_training_case(Path(data_dir) / n, card.spacing_mm) for n in manifest["split"]["validation"]]
     if not train_cases:
         raise NetZeroAICTError("no training cases", where=str(data_dir))

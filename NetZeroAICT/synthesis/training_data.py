@@ -112,8 +112,12 @@ def _organ_mask(folder: Path, grid: sitk.Image | None) -> np.ndarray | None:
     return _mask_to_grid(organ, grid)
 
 
-def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, clean_target: bool = True) -> TrainingCase:
+def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, clean_target: bool = True,
+                       organs: bool = False) -> TrainingCase:
     """Read one case folder and bring it to the model spacing.
+
+    With ``organs`` the mask of :data:`DENSITY_VARIABLE_ORGANS` is read too, where the case has a tissue map (only
+    organ patches need it).
 
     With ``clean_target`` the target enhancement is kept only inside the lumen and enhancing masks (dilated by
     2 voxels) and set to 0 elsewhere: there the two scans differ only by their independent noise, which no
@@ -131,7 +135,7 @@ def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, c
     enhancing = np.zeros_like(lumen)
     if (folder / "enhancing.nii.gz").is_file():
         enhancing = _mask_to_grid(read_volume(folder / "enhancing.nii.gz", label=True), grid)
-    organ = _organ_mask(folder, grid)
+    organ = _organ_mask(folder, grid) if organs else None
     # in the order the engine gives the network (phantoms are already in it; a real CT may not be)
     ncct_hu, cta_hu, lumen, enhancing = (to_network_order(a, ncct.direction_lps)
                                          for a in (ncct_hu, cta_hu, lumen, enhancing))
