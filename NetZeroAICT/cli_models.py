@@ -40,6 +40,10 @@ def register(subparsers) -> None:
                    help="share (0-0.2) of the patches centred in the liver or spleen and shown at another density "
                         "(28-55 HU, as a fatty liver reads), from the cases' tissue maps "
                         "(default: the indication's recipe)")
+    t.add_argument("--organ-false-contrast", choices=["on", "off"],
+                   help="on: false contrast in enhancing organs away from the lumen (a fatty liver made arterial) "
+                        "counts in the loss and in hard-negative mining as it does in tissue "
+                        "(default: the indication's recipe)")
     t.add_argument("--architecture", choices=list(ARCHITECTURE_PRESETS),
                    help="network: unet (the shipped MONAI UNet) or unet-full-res (the same with a full-resolution "
                         "first level: sharper vessel edges, about 4x the training time per step and 7x the "
@@ -96,6 +100,8 @@ def _train(args) -> int:
         args.architecture = recipe(args.indication)["architecture"]
     if args.organ_fraction is None:
         args.organ_fraction = recipe(args.indication)["organ_fraction"]
+    organ_false_contrast = (recipe(args.indication)["organ_false_contrast"] if args.organ_false_contrast is None
+                            else args.organ_false_contrast == "on")
     flip_axes = recipe(args.indication)["flip_axes"] if args.flips is None else \
         {"xyz": (0, 1, 2), "none": ()}[args.flips]
     card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
@@ -103,6 +109,7 @@ def _train(args) -> int:
                  mine_every=args.mine_every, warmup=args.warmup,
                  false_contrast_weight=args.false_contrast_weight, coarse_fraction=args.coarse_fraction,
                  architecture=args.architecture, seed=args.seed, organ_fraction=args.organ_fraction,
+                 organ_false_contrast=organ_false_contrast,
                  device=resolve_device(args.device), spacing_mm=args.spacing, max_minutes=args.max_minutes,
                  resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))

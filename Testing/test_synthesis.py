@@ -798,6 +798,23 @@ def test_hard_negative_mining_finds_false_contrast_and_sampler_draws_it(tmp_path
     mined = np.zeros(case.lumen.shape, dtype=bool)
     mined[tuple(points.T)] = True
     assert mined[vein].mean() >= 0.99 and not (mined & ~vein).any()
+    # an enhancing organ at the density of blood (a fatty liver) painted arterial: mined only with organs=True,
+    # while the fat-density organ, left darker than its target, stays out either way
+    liver = (((z - 8) ** 2 + (y - 34) ** 2 + (x - 34) ** 2) <= 9) & away & ~vein & ~organ
+    ncct.voxels[liver] = 40.0
+    cta.voxels[liver] = 60.0
+    write_volume(ncct, case_dir / "ncct.nii.gz")
+    write_volume(cta, case_dir / "cta.nii.gz")
+    write_volume(Volume((organ | liver).astype(np.uint8), ncct.spacing_mm, origin_lps=ncct.origin_lps),
+                 case_dir / "enhancing.nii.gz")
+    with_liver = load_training_case(case_dir, 1.5)
+    for organs in (False, True):
+        (points,) = mine_hard_negatives(BloodDetector(), [with_liver], card, "cpu", organs=organs)
+        mined = np.zeros(case.lumen.shape, dtype=bool)
+        mined[tuple(points.T)] = True
+        assert mined[vein].mean() >= 0.99 and not (mined & organ).any()
+        inner = ndimage.binary_erosion(liver)
+        assert (mined[inner].mean() >= 0.99) if organs else not (mined & liver).any()
 
     sampler = PatchSampler([case], (16, 16, 16), vessel_fraction=0.0, blood_like_fraction=1.0, hard_fraction=1.0)
     sampler.set_hard_negatives(0, np.array([[20, 24, 30]]))
@@ -815,12 +832,15 @@ def test_training_mines_hard_negatives_on_schedule(tmp_path):
 
     write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
     card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=2, steps_per_epoch=2, batch_size=1, patch=32,
-                 architecture=TINY, spacing_mm=1.5, show_progress=False, mine_every=2)
+                 architecture=TINY, spacing_mm=1.5, show_progress=False, mine_every=2, organ_false_contrast=True)
     rows = (tmp_path / "m" / "train_log.csv").read_text().splitlines()
     header = rows[0].split(",")
     column = header.index("hard_negative_voxels")
     assert rows[1].split(",")[column] == "" and rows[2].split(",")[column].isdigit()
     assert card.training["mine_every"] == 2 and "hard negatives" in card.training["sampling"]
+    assert card.training["organ_false_contrast"] is True
+    assert "(enhancing organs included)" in card.training["sampling"]
+    assert "tissue and enhancing-organ voxels away from the lumen with false contrast" in card.training["loss"]
 
 
 def test_learning_rate_warms_up_then_decays():
@@ -968,18 +988,20 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
 
     def fake_train(indication, data, out, **kwargs):
         seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"],
-                     kwargs["flip_axes"], kwargs["organ_fraction"]))
+                     kwargs["flip_axes"], kwargs["organ_fraction"], kwargs["organ_false_contrast"]))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
     own = training.recipe("neck_brain")
     for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"],
-                                  tuple(own["flip_axes"]), own["organ_fraction"])),
+                                  tuple(own["flip_axes"]), own["organ_fraction"], own["organ_false_contrast"])),
                             (["--false-contrast-weight", "0.3", "--coarse-fraction", "0",
-                              "--architecture", "unet-full-res", "--flips", "none", "--organ-fraction", "0.1"],
-                             (0.3, 0.0, "unet-full-res", (), 0.1)),
-                            (["--flips", "xyz"], (own["false_contrast_weight"], own["coarse_fraction"],
-                                                  own["architecture"], (0, 1, 2), own["organ_fraction"]))):
+                              "--architecture", "unet-full-res", "--flips", "none", "--organ-fraction", "0.1",
+                              "--organ-false-contrast", "on"],
+                             (0.3, 0.0, "unet-full-res", (), 0.1, True)),
+                            (["--flips", "xyz", "--organ-false-contrast", "off"],
+                             (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"], (0, 1, 2),
+                              own["organ_fraction"], False))):
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   *extra])
@@ -1110,6 +1132,42 @@ def test_false_contrast_costs_like_missed_contrast():
     small = target.clone()
     small[0, 0, 6, 6, 6] = 0.05             # below the margin: an ordinary tissue error
     assert loss(small, 1.0) == pytest.approx(loss(small, 0.0))
+
+
+def test_organ_false_contrast_costs_like_missed_contrast_only_when_asked():
+    """A liver voxel (organ weight 3) made arterial: cheap by default, like missed contrast with
+    ``organ_false_contrast``; a voxel near the lumen (weight 13, in an organ too) is never false contrast, and an
+    organ voxel under its target is an ordinary organ error either way."""
+    import torch
+
+    from NetZeroAICT.synthesis.training import enhancement_loss
+    from NetZeroAICT.synthesis.training_data import LUMEN_WEIGHT, ORGAN_WEIGHT
+
+    target = torch.zeros(1, 1, 8, 8, 8)
+    weight = torch.ones_like(target)
+    weight[0, 0, 5:8, 5:8, 5:8] = 1 + ORGAN_WEIGHT                 # an organ, enhancing a little
+    target[0, 0, 5:8, 5:8, 5:8] = 0.05
+    target[0, 0, 2:4, 2:4, 2:4] = 1.0                               # a vessel
+    weight[0, 0, 2:4, 2:4, 2:4] = 1 + LUMEN_WEIGHT
+    target[0, 0, 4, 2:4, 2:4] = 1.0
+    weight[0, 0, 4, 2:4, 2:4] = 1 + LUMEN_WEIGHT + ORGAN_WEIGHT    # the vessel where it runs in the organ
+
+    def loss(pred, organs):
+        return float(enhancement_loss(pred, target, weight, gradient_weight=0.0, false_contrast_weight=1.0,
+                                      organ_false_contrast=organs))
+
+    missed = target.clone()
+    missed[0, 0, 4, 2, 2] = 0.0                                     # a vessel voxel of the highest weight missed
+    liver = target.clone()
+    liver[0, 0, 6, 6, 6] = 1.05                                     # the organ voxel made arterial (error 1)
+    assert loss(liver, False) < loss(missed, False) / 2
+    assert loss(liver, True) == pytest.approx(loss(missed, True), rel=0.05)
+    rim = target.clone()
+    rim[0, 0, 4, 2, 2] = 2.0                                        # over-enhanced in the vessel, in the organ
+    assert loss(rim, True) == pytest.approx(loss(rim, False))
+    under = target.clone()
+    under[0, 0, 6, 6, 6] = -0.5                                     # an organ voxel too dark: not false contrast
+    assert loss(under, True) == pytest.approx(loss(under, False))
 
 
 def _stored_otherwise(volume: Volume, flip_ijk=(), swap_ik: bool = False) -> Volume:

@@ -25,8 +25,8 @@ from .inference import InferenceSettings, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model
 from .network import (architecture_preset, build_network, card_slab_voxels, default_architecture, network_stride,
                       window_channels_torch)
-from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, ORGAN_SHOWN_HU, PatchSampler,
-                            coarse_z_factors, load_training_case,
+from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, LUMEN_WEIGHT, ORGAN_SHOWN_HU,
+                            PatchSampler, coarse_z_factors, load_training_case,
                             read_manifest)
 
 #: Per-indication model spacing (mm), the phantoms' own spacing: coarse enough for 2 CPU cores, fine enough
@@ -50,7 +50,7 @@ FALSE_CONTRAST_MARGIN = 0.1
 
 
 def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_weight: float = 1.0,
-                     false_contrast_weight: float = 0.0):
+                     false_contrast_weight: float = 0.0, organ_false_contrast: bool = False):
     """Vessel-weighted L1 + MSE of the enhancement + gradient L1; tensors (B, 1, z, y, x), the enhancement in
     network units.
 
@@ -65,6 +65,9 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     where the prediction exceeds the target by more than :data:`FALSE_CONTRAST_MARGIN` gets that share of the
     vessel class's per-voxel weight. Without it, where tissue looks like a vessel (a jugular vein beside the
     carotid) enhancing it costs 11–40 times less than missing the artery, so the network enhances both.
+    With ``organ_false_contrast`` the voxels of enhancing organs away from the lumen (``weight`` below
+    1 + :data:`~NetZeroAICT.synthesis.training_data.LUMEN_WEIGHT`) count too: otherwise a liver made arterial
+    costs only an organ voxel's share of the vessel weight (3/13), however far above its target it goes.
     """
     import torch
 
@@ -77,7 +80,8 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     factor = min(max(VESSEL_SHARE / (1 - VESSEL_SHARE) * n_other / max(n_vessel, 1), low), high)
     w = torch.where(vessel, weight / weight.amax().clamp_min(1.0) * factor, torch.ones_like(weight))
     if false_contrast_weight > 0:
-        false = ~vessel & (error.detach() > FALSE_CONTRAST_MARGIN)
+        away = weight < 1.0 + LUMEN_WEIGHT if organ_false_contrast else ~vessel
+        false = away & (error.detach() > FALSE_CONTRAST_MARGIN)
         w = torch.where(false, torch.full_like(w, max(1.0, false_contrast_weight * factor)), w)
     loss = (w * per_voxel).sum() / w.sum()
     grad = 0.0
@@ -124,7 +128,7 @@ def validation_metrics(network, crops, card: ModelCard, device: str) -> dict:
 HARD_NEGATIVE_HU = 50.0
 
 
-def mine_hard_negatives(network, cases, card: ModelCard, device: str) -> list[np.ndarray]:
+def mine_hard_negatives(network, cases, card: ModelCard, device: str, organs: bool = False) -> list[np.ndarray]:
     """Per training case, the voxels (n, 3; z, y, x) away from the vessels and enhancing organs (loss weight 1)
     where the network, run as the engine runs it (whole case, no TTA, gated), synthesises at least
     :data:`HARD_NEGATIVE_HU` more enhancement than the target: false contrast in an unopacified vein, a fat
@@ -134,13 +138,16 @@ def mine_hard_negatives(network, cases, card: ModelCard, device: str) -> list[np
     too) was tried once on neck & brain (30 min) and coronary (25 min): held-out Dice 0.62 and 0.89, against
     0.68 and 0.93 for models trained without mining in less time (24 and 14 min). On the coronary phantoms it
     found 7–10 M such voxels in 10 cases (the myocardium, which an NCCT does not tell from the blood pool, holds
-    about 0.7 M per case and was the largest error on a held-out case), so those patches gathered on the heart."""
+    about 0.7 M per case and was the largest error on a held-out case), so those patches gathered on the heart.
+    With ``organs`` the voxels of enhancing organs away from the lumen where it synthesises that much false
+    contrast count too (a fatty liver made arterial); still only false contrast, never missed enhancement."""
     was_training = network.training
     network.eval()
     found = []
     for case in cases:
         pred = _gated_prediction(network, case, card, device)
-        false = (pred - case.enhancement_hu > HARD_NEGATIVE_HU) & (case.weight <= 1.0)
+        away = case.weight < 1.0 + LUMEN_WEIGHT if organs else case.weight <= 1.0
+        false = (pred - case.enhancement_hu > HARD_NEGATIVE_HU) & away
         found.append(np.argwhere(false))
     network.train(was_training)
     return found
@@ -216,18 +223,19 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 #: with the overrides of :data:`RECIPE_BY_INDICATION` (:func:`recipe`).
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
-          "flip_axes": (0, 1, 2), "organ_fraction": 0.0}
+          "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement on
 #: held-out phantoms). Neck & brain: weight 0.5 gave lumen MAE 109 HU against 119 HU with 1, Dice 0.82 either way.
 #: Coronary: a 30-min run with weight 1 gave lumen MAE 77 / 71 HU and non-vessel MAE 19.8 HU, against 62 / 38 and
 #: 17.9 HU for the shipped model trained without it.
 #: Aorta: organ patches (15 %) halved the false lumen in the fatty livers of the held-out phantoms (191 and 126 mL
-#: -> 86 and 96) and raised Dice from 0.72 to 0.76, at a darker lumen (MAE at the true level 36 -> 45 HU).
+#: -> 86 and 96) and raised Dice from 0.72 to 0.76, at a darker lumen (MAE at the true level 36 -> 45 HU); with
+#: organ false contrast in the loss and in mining as well, the false liver lumen fell to 68 and 59 mL and Dice rose to 0.82.
 #: Pulmonary: with them the false liver lumen fell from 206 to 125 mL over the four test cases and Dice rose from
 #: 0.61 / 0.74 to 0.68 / 0.84, while the left heart came out brighter at the default level (221 -> 338 mL).
 RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5},
                                          "coronary": {"false_contrast_weight": 0.0},
-                                         "aorta": {"organ_fraction": 0.15},
+                                         "aorta": {"organ_fraction": 0.15, "organ_false_contrast": True},
                                          "pulmonary": {"organ_fraction": 0.15}}
 
 
@@ -275,7 +283,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           architecture: dict | str | None = None, command: str | None = None, show_progress: bool = True,
           threads: int | None = None, normalise: bool = True,
           flip_axes: tuple[int, ...] = RECIPE["flip_axes"],
-          organ_fraction: float = RECIPE["organ_fraction"]) -> ModelCard:
+          organ_fraction: float = RECIPE["organ_fraction"],
+          organ_false_contrast: bool = RECIPE["organ_false_contrast"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -288,7 +297,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     ``architecture``: a card's architecture entry, or the name of a preset
     (:data:`~NetZeroAICT.synthesis.network.ARCHITECTURE_PRESETS`); None is the shipped UNet.
     ``organ_fraction``: share of the patches centred in a liver or spleen shown at another density
-    (:class:`~NetZeroAICT.synthesis.training_data.PatchSampler`).
+    (:class:`~NetZeroAICT.synthesis.training_data.PatchSampler`). ``organ_false_contrast``: false contrast in
+    enhancing organs counts in the loss and in hard-negative mining as it does in tissue
+    (:func:`enhancement_loss`, :func:`mine_hard_negatives`).
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -367,7 +378,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     hard_total = None
 
     def mine() -> int:
-        found = mine_hard_negatives(network, train_cases, card, device)
+        found = mine_hard_negatives(network, train_cases, card, device, organs=organ_false_contrast)
         for index, points in enumerate(found):
             sampler.set_hard_negatives(index, points)
         return int(sum(len(p) for p in found))
@@ -404,7 +415,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             with torch.autocast("cuda", enabled=amp):
                 pred = network(window_channels_torch(hu, card.windows_hu).contiguous(memory_format=memory_format))
                 loss = enhancement_loss(pred.float(), target if normalise else target / card.enhancement_scale_hu,
-                                        weight, false_contrast_weight=false_contrast_weight)
+                                        weight, false_contrast_weight=false_contrast_weight,
+                                        organ_false_contrast=organ_false_contrast)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -450,7 +462,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "lr_schedule": (f"linear warm-up over the first {warmup:.0%}, then cosine to {FINAL_LR_SHARE:.0%}, over the "
                         + ("time budget" if max_minutes else "planned epochs")),
         "best_epoch": best["epoch"], "loss": f"vessel-weighted L1 + MSE (vessel class = {VESSEL_SHARE:.0%} of each batch's loss, per-voxel weight {VESSEL_WEIGHT_RANGE[0]:g}–{VESSEL_WEIGHT_RANGE[1]:g}) + 0.5 × gradient L1"
-                + (f"; tissue voxels with false contrast (> {FALSE_CONTRAST_MARGIN:g} of the lumen enhancement above "
+                + (f"; {'tissue and enhancing-organ voxels away from the lumen' if organ_false_contrast else 'tissue voxels'}"
+                   f" with false contrast (> {FALSE_CONTRAST_MARGIN:g} of the lumen enhancement above "
                    f"the target) weigh {false_contrast_weight:g} × the vessel weight" if false_contrast_weight else ""),
         "false_contrast_weight": false_contrast_weight,
         "target": "CTA − NCCT, kept inside lumen/enhancing masks dilated by 2 voxels (noise elsewhere set to 0)"
@@ -464,7 +477,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                     + (f"random flips along {'/'.join('zyx'[a] for a in flip_axes)}" if flip_axes
                        else "never flipped (the network learns the anatomy's sides)")
                     + (f"; every {mine_every} epochs the network runs on the whole training cases, and 75 % of "
-                       f"the negative patches are then centred on voxels away from the vessels where it "
+                       f"the negative patches are then centred on voxels away from the vessels"
+                       f"{' (enhancing organs included)' if organ_false_contrast else ''} where it "
                        f"synthesised ≥ {HARD_NEGATIVE_HU:g} HU of false enhancement (hard negatives)"
                        if mine_every else "")
                     + (f"; {coarse_fraction:.0%} of the patches (rising from none over the first "
@@ -474,7 +488,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                        f"{'/'.join(map(str, COARSE_XY_FACTORS))} in-plane, linear back to the model grid; NCCT "
                        f"and target alike)" if coarse_fraction else ""),
         "mine_every": mine_every, "coarse_fraction": coarse_fraction, "flip_axes": list(flip_axes),
-        "organ_fraction": organ_fraction,
+        "organ_fraction": organ_fraction, "organ_false_contrast": organ_false_contrast,
         "validation": "each validation case: a crop around its lumen and one around blood-like tissue away from the "
                       "vessels; score = lumen MAE + 3 × non-vessel MAE (HU), best epoch kept",
         "device": device, "torch_threads": torch.get_num_threads(),

@@ -112,7 +112,13 @@ def _organ_mask(folder: Path, grid: sitk.Image | None) -> np.ndarray | None:
     return _mask_to_grid(organ, grid)
 
 
-def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, clean_target: bool = True,
+#: Loss weight a voxel near the lumen (the lumen grown by one voxel) adds to the tissue's 1, and what a voxel of an
+#: enhancing organ adds: a case's ``weight`` is 1 (tissue), 3 (organ), 11 (near the lumen) or 13 (both).
+LUMEN_WEIGHT = 10.0
+ORGAN_WEIGHT = 2.0
+
+
+def load_training_case(folder, spacing_mm: float, vessel_weight: float = LUMEN_WEIGHT, clean_target: bool = True,
                        organs: bool = False) -> TrainingCase:
     """Read one case folder and bring it to the model spacing.
 
@@ -152,7 +158,7 @@ def load_training_case(folder, spacing_mm: float, vessel_weight: float = 10.0, c
         keep = ndimage.binary_dilation((lumen > 0) | (enhancing > 0), iterations=2)
         enhancement[~keep] = 0.0
     near_lumen = ndimage.binary_dilation(lumen > 0, iterations=1)
-    weight = 1.0 + vessel_weight * near_lumen.astype(np.float32) + 2.0 * (enhancing > 0)
+    weight = 1.0 + vessel_weight * near_lumen.astype(np.float32) + ORGAN_WEIGHT * (enhancing > 0)
     return TrainingCase(folder.name, ncct_hu.astype(np.float32), enhancement.astype(np.float32), lumen,
                         weight.astype(np.float32), lumen_enhancement_hu(enhancement, lumen), organ, organ_hu)
 
