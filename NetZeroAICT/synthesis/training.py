@@ -25,8 +25,8 @@ from .inference import InferenceSettings, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model
 from .network import (architecture_preset, build_network, card_slab_voxels, default_architecture, network_stride,
                       window_channels_torch)
-from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, LUMEN_WEIGHT, ORGAN_SHOWN_HU,
-                            PatchSampler, coarse_z_factors, load_training_case,
+from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, ORGAN_SHOWN_HU, PatchSampler,
+                            away_from_lumen, coarse_z_factors, load_training_case,
                             read_manifest)
 
 #: Per-indication model spacing (mm), the phantoms' own spacing: coarse enough for 2 CPU cores, fine enough
@@ -65,8 +65,8 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     where the prediction exceeds the target by more than :data:`FALSE_CONTRAST_MARGIN` gets that share of the
     vessel class's per-voxel weight. Without it, where tissue looks like a vessel (a jugular vein beside the
     carotid) enhancing it costs 11–40 times less than missing the artery, so the network enhances both.
-    With ``organ_false_contrast`` the voxels of enhancing organs away from the lumen (``weight`` below
-    1 + :data:`~NetZeroAICT.synthesis.training_data.LUMEN_WEIGHT`) count too: otherwise a liver made arterial
+    With ``organ_false_contrast`` the voxels of enhancing organs away from the lumen
+    (:func:`~NetZeroAICT.synthesis.training_data.away_from_lumen`) count too: otherwise a liver made arterial
     costs only an organ voxel's share of the vessel weight (3/13), however far above its target it goes.
     """
     import torch
@@ -80,7 +80,7 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     factor = min(max(VESSEL_SHARE / (1 - VESSEL_SHARE) * n_other / max(n_vessel, 1), low), high)
     w = torch.where(vessel, weight / weight.amax().clamp_min(1.0) * factor, torch.ones_like(weight))
     if false_contrast_weight > 0:
-        away = weight < 1.0 + LUMEN_WEIGHT if organ_false_contrast else ~vessel
+        away = away_from_lumen(weight) if organ_false_contrast else ~vessel
         false = away & (error.detach() > FALSE_CONTRAST_MARGIN)
         w = torch.where(false, torch.full_like(w, max(1.0, false_contrast_weight * factor)), w)
     loss = (w * per_voxel).sum() / w.sum()
@@ -146,7 +146,7 @@ def mine_hard_negatives(network, cases, card: ModelCard, device: str, organs: bo
     found = []
     for case in cases:
         pred = _gated_prediction(network, case, card, device)
-        away = case.weight < 1.0 + LUMEN_WEIGHT if organs else case.weight <= 1.0
+        away = away_from_lumen(case.weight) if organs else case.weight <= 1.0
         false = (pred - case.enhancement_hu > HARD_NEGATIVE_HU) & away
         found.append(np.argwhere(false))
     network.train(was_training)

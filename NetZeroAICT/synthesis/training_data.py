@@ -118,7 +118,12 @@ LUMEN_WEIGHT = 10.0
 ORGAN_WEIGHT = 2.0
 
 
-def load_training_case(folder, spacing_mm: float, vessel_weight: float = LUMEN_WEIGHT, clean_target: bool = True,
+def away_from_lumen(weight):
+    """The voxels of a ``weight`` map (numpy or torch) that are not near the lumen: tissue and enhancing organs."""
+    return weight < 1.0 + LUMEN_WEIGHT
+
+
+def load_training_case(folder, spacing_mm: float, clean_target: bool = True,
                        organs: bool = False) -> TrainingCase:
     """Read one case folder and bring it to the model spacing.
 
@@ -158,7 +163,7 @@ def load_training_case(folder, spacing_mm: float, vessel_weight: float = LUMEN_W
         keep = ndimage.binary_dilation((lumen > 0) | (enhancing > 0), iterations=2)
         enhancement[~keep] = 0.0
     near_lumen = ndimage.binary_dilation(lumen > 0, iterations=1)
-    weight = 1.0 + vessel_weight * near_lumen.astype(np.float32) + ORGAN_WEIGHT * (enhancing > 0)
+    weight = 1.0 + LUMEN_WEIGHT * near_lumen.astype(np.float32) + ORGAN_WEIGHT * (enhancing > 0)
     return TrainingCase(folder.name, ncct_hu.astype(np.float32), enhancement.astype(np.float32), lumen,
                         weight.astype(np.float32), lumen_enhancement_hu(enhancement, lumen), organ, organ_hu)
 
