@@ -183,3 +183,29 @@ def test_unopacified_arteries_show_on_the_ncct(indication, min_cnr):
         shell = ndimage.binary_dilation(lumen, iterations=2) & ~lumen
         contrast = abs(float(np.median(ncct[core])) - float(np.median(ncct[shell])))
         assert contrast / float(ncct[core].std()) > min_cnr, (indication, seed)
+
+
+def test_aorta_phantom_vena_cava_is_an_unenhanced_oval_right_of_the_aorta():
+    """Between the kidneys and the bifurcation the largest vein is the cava: right of the aorta (smaller column
+    in LPS), often wider than deep, and not enhanced; the left renal vein crosses just in front of the aorta.
+    A network can then tell the cava from the aorta by side and shape, not by its distance from the midline."""
+    ratios = []
+    for seed in (3, 4, 6):
+        pair = make_pair("aorta", seed, pathology=None)
+        vein = pair.masks["tissue"].voxels == LABELS["vein"]
+        lumen = pair.masks["lumen"].voxels > 0
+        assert abs(float((pair.cta.voxels - pair.ncct.voxels)[vein].mean())) < 2.0
+        right, crossing = [], 0
+        for k in range(int(vein.shape[0] * 0.3), int(vein.shape[0] * 0.6)):
+            veins, n = ndimage.label(vein[k])
+            arteries, m = ndimage.label(lumen[k])
+            assert n and m, f"seed {seed}, slice {k}: no cava or no aorta"
+            cava = np.nonzero(veins == np.bincount(veins.ravel())[1:].argmax() + 1)
+            aorta = np.nonzero(arteries == np.bincount(arteries.ravel())[1:].argmax() + 1)
+            right.append(cava[1].mean() < aorta[1].mean())
+            ratios.append((np.ptp(cava[1]) + 1) / (np.ptp(cava[0]) + 1))
+            front = vein[k, max(aorta[0].min() - 10, 0):aorta[0].min(), aorta[1].min():aorta[1].max() + 1]
+            crossing += int(front.sum())
+        assert np.mean(right) > 0.9, f"seed {seed}: the cava is not right of the aorta"
+        assert crossing > 0, f"seed {seed}: no left renal vein in front of the aorta"
+    assert np.median(ratios) > 1.2 and min(ratios) >= 0.8

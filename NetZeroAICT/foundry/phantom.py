@@ -25,8 +25,8 @@ from .pair import PhantomPair
 from .tissues import LABELS, MASK_LABELS, case_tissues
 
 #: Bumped when any indication's phantoms change (2: fat and CSF around limb and neck/brain arteries;
-#: 3: fatty livers).
-GENERATOR_VERSION = "3"
+#: 3: fatty livers; 4: oval inferior vena cava placed from the aorta, renal veins).
+GENERATOR_VERSION = "4"
 #: Largest grid a phantom may have (voxels) and the range of spacing (mm) accepted.
 MAX_VOXELS = 512 * 512 * 512
 SIDE_RANGE = (16, 1024)

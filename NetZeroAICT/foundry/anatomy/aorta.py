@@ -1,5 +1,6 @@
 """Aorta phantom: lower chest to the aortic bifurcation — lung bases, liver, spleen, kidneys, stomach, bowel,
-spine, ribs, the descending and abdominal aorta with celiac trunk, SMA, renal and common iliac arteries. There
+spine, ribs, the descending and abdominal aorta with celiac trunk, SMA, renal and common iliac arteries, and the
+unopacified inferior vena cava with its renal and iliac veins. There
 are no pelvic bones, so ``check_input`` rightly says the field of view does not cover the pelvis.
 
 Pathologies: infrarenal ``aneurysm`` with eccentric mural thrombus, ``dissection`` (intimal flap, true and
@@ -139,26 +140,17 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     rib_levels = [z for z in np.arange(z_top + 60, z_d - 60, -u(22, 26))]
     common.ribs(canvas, t, (spine_x, spine_y - b * 0.5), (a - sc_fat - 9, b * 0.5 + 2), rib_levels, rng)
 
-    # inferior vena cava (unopacified in the arterial phase) and iliac veins
-    ivc = spline_through(np.array([[spine_x - u(22, 28), spine_y - body_r[1] - 14, z_top + 5],
-                                   [spine_x - 24, spine_y - body_r[1] - 12, z_d - 120],
-                                   [spine_x - 8, spine_y - body_r[1] - 6, z_bottom + span * 0.22]]), 3.0)
-    ivc_tube = Tube(ivc, u(10, 13))
-    iliac_veins = [Tube(resample(np.array([ivc[-1], [spine_x + s * u(45, 60), spine_y - body_r[1] + 5, z_bottom - 10]]), 3.0), 7.5)
-                   for s in (-1, 1)]
-    vsl, vsdf = tube_sdf(canvas, [ivc_tube, *iliac_veins])
-    canvas.paint(vsl, vsdf, t["vein"])
-
     # the aorta and its branches
     r_top = u(11, 13.5)
     aorta_y = spine_y - body_r[1] - r_top - u(2, 5)
     z_bif = z_bottom + span * u(0.18, 0.28)
-    ctrl = [[spine_x + u(6, 14), aorta_y, z_top + 8], [spine_x + u(4, 12), aorta_y - u(0, 8), z_d],
-            [spine_x + u(2, 12), aorta_y - u(2, 10), (z_d + z_bif) / 2], [spine_x + u(-2, 8), aorta_y - u(4, 14), z_bif]]
+    ctrl = [[spine_x + u(6, 14), aorta_y, z_top + 8], [spine_x + u(2, 18), aorta_y - u(0, 8), z_d],
+            [spine_x + u(0, 20), aorta_y - u(2, 10), (z_d + z_bif) / 2], [spine_x + u(-2, 8), aorta_y - u(4, 14), z_bif]]
     path = spline_through(np.array(ctrl), 2.0)
     aorta = Tube(path, np.linspace(r_top, r_top * u(0.7, 0.8), len(path)), "aorta")
     s = aorta.arclength()
     frac_of_z = lambda z: float(np.interp(-z, -path[:, 2], s) / s[-1])
+    _veins(canvas, t, aorta, frac_of_z, kidneys, spine_x, spine_y - body_r[1], (z_top, z_d, z_bottom), rng)
     branches = []
     for name, z, direction, r, length in (
             ("celiac trunk", z_d - u(45, 55), (u(-0.2, 0.2), -1, u(0.0, 0.4)), u(3.2, 4.0), u(20, 30)),
@@ -223,6 +215,44 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     truth["calcifications"] = len(calcs)
     truth.setdefault("findings", truth.get("findings", []))
     return truth
+
+
+def _veins(canvas, t, aorta: Tube, frac_of_z, kidneys: dict, spine_x: float, spine_front_y: float, levels, rng):
+    """Paint the unopacified veins of the arterial phase: the inferior vena cava, the renal veins and the iliac veins.
+
+    The cava is oval (wider than deep, two offset tubes), 14–32 mm wide, and lies right of the aorta with a gap of
+    2–12 mm at the level of the kidneys, wherever the aorta is (0–20 mm left of the spine there): so neither its
+    distance from the midline nor its shape alone tells it from the aorta, only its side and its branches do. The
+    left renal vein crosses in front of the aorta, as in patients.
+    """
+    u = common.uniform(rng)
+    z_top, z_d, z_bottom = levels
+    span = z_top - z_bottom
+    r, half_offset = u(7, 11), u(0, 5)
+    z_kidneys = (kidneys[-1][2] + kidneys[1][2]) / 2
+    p_mid, _, i_mid = aorta.at(frac_of_z(z_kidneys))
+    x_mid = min(p_mid[0] - aorta.radii[i_mid] - (r + half_offset) - u(2, 12), spine_x - 6)
+    y_of = lambda gap: spine_front_y - r - gap
+    path = spline_through(np.array([[spine_x - u(20, 32), y_of(u(1, 6)), z_top + 5],
+                                    [x_mid, y_of(u(1, 6)), z_kidneys],
+                                    [spine_x - u(4, 12), spine_front_y - 6, z_bottom + span * 0.22]]), 3.0)
+    cava = [Tube(path + (side * half_offset, 0.0, 0.0), r, "inferior vena cava") for side in (-1, 1)]
+    cava_at = lambda z: np.array([np.interp(-z, -path[:, 2], path[:, a]) for a in range(3)])
+    renal = []
+    for side in (-1, 1):
+        kc = kidneys[side]
+        hilum = np.array([kc[0] - side * 18, kc[1] - 8, kc[2] - u(0, 8)])
+        end = cava_at(hilum[2]) + (side * half_offset, 0.0, 0.0)
+        ctrl = [hilum, end]
+        if side > 0:   # the left renal vein passes in front of the aorta on its way to the cava
+            p, _, i = aorta.at(frac_of_z(hilum[2]))
+            ctrl.insert(1, [p[0], p[1] - aorta.radii[i] - u(4, 7), hilum[2] + u(0, 6)])
+        renal.append(Tube(spline_through(np.array(ctrl), 1.5), u(3.5, 5.0),
+                          "left renal vein" if side > 0 else "right renal vein"))
+    iliac = [Tube(resample(np.array([path[-1], [spine_x + s * u(45, 60), spine_front_y + 5, z_bottom - 10]]), 3.0), 7.5)
+             for s in (-1, 1)]
+    vsl, vsdf = tube_sdf(canvas, [*cava, *renal, *iliac])
+    canvas.paint(vsl, vsdf, t["vein"])
 
 
 def _hollow_organ(canvas, t, sdf_fn, lo, hi, gas_below_y):
