@@ -1248,24 +1248,31 @@ def test_shift_tta_averages_passes_on_shifted_grids(tiny_model):
     ncct, _, lumen, _ = tube_pair(6)
     hu = ncct.voxels
 
-    def run(**kw):
+    def run(volume=hu, **kw):
         facts = {}
-        mean, std = predict_enhancement(network, hu, card.windows_hu, 350.0, card.min_body_hu,
+        mean, std = predict_enhancement(network, volume, card.windows_hu, 350.0, card.min_body_hu,
                                         InferenceSettings(align=4, **kw), facts=facts)
         return mean, std, facts
 
     plain, _, _ = run(tta_flips=[()])
     same, zero_std, _ = run(tta_flips=[()], tta_shifts=[(0, 0, 0)])
     assert np.array_equal(plain, same) and not zero_std.any()
-    shifted, _, _ = run(tta_flips=[()], tta_shifts=[(2, 2, 2)])
-    assert shifted.shape == hu.shape
-    inside = lumen.voxels > 0
-    assert 0 < np.abs(shifted - plain)[inside].mean() < 100        # another sampling grid, the same vessels
-    assert shifted[inside].mean() > 150 and plain[inside].mean() > 150
+    # the shifted pass is the scan without its first 2 voxels along each axis: no air put before a cut face
+    shifted, _, _ = run(np.ascontiguousarray(hu[2:, 2:, 2:]), tta_flips=[()])
+    core = (slice(2, None),) * 3
+    inside = lumen.voxels[core] > 0
+    assert 0 < np.abs(shifted - plain[core])[inside].mean() < 100        # another sampling grid, the same vessels
+    assert shifted[inside].mean() > 150 and plain[core][inside].mean() > 150
     both, std, facts = run(tta_flips=[()], tta_shifts=[(0, 0, 0), (2, 2, 2)])
-    assert np.allclose(both, (plain + shifted) / 2, atol=1e-3)
-    assert np.abs(std - np.abs(plain - shifted) / 2).max() < 1e-3
+    assert both.shape == std.shape == hu.shape
+    assert np.allclose(both[core], (plain[core] + shifted) / 2, atol=1e-3)
+    assert np.abs(std[core] - np.abs(plain[core] - shifted) / 2).max() < 1e-3
+    border = np.ones(hu.shape, bool)
+    border[core] = False                                  # the first 2 voxels along an axis: the unshifted pass alone
+    assert np.array_equal(both[border], plain[border]) and not std[border].any()
     assert facts["tta_shifts"] == [[0, 0, 0], [2, 2, 2]] and facts["mode"] == "exact"
+    with pytest.raises(NetZeroAICTError, match="include"):
+        run(tta_shifts=[(2, 2, 2)])
     with pytest.raises(NetZeroAICTError, match="0 or more voxels"):
         run(tta_shifts=[(0, -1, 0)])
 

@@ -3,7 +3,7 @@
 Works on one HU array at the model's spacing; the network runs once per TTA flip, giving the mean and the
 mean square of the flipped predictions, and the per-voxel standard deviation follows as sqrt(E[x²] − E[x]²).
 A model trained without flips (it knows the anatomy's sides) is augmented by shifts instead: the volume runs
-again as if it began a few voxels later, so the strided network samples the anatomy on another grid. Only the
+again without its first few voxels along each axis, so the strided network samples the anatomy on another grid. Only the
 bounding box of the body (HU ≥ ``min_body_hu``, with a margin) is processed: outside it the enhancement is zero
 by definition.
 
@@ -48,9 +48,10 @@ class InferenceSettings:
         patch_size: ``sliding``: window size (z, y, x) in voxels.
         overlap: ``sliding``: fraction of a window shared with its neighbour (MONAI's default is 0.5).
         tta_flips: flips to average, each a list of spatial axes (0=z, 1=y, 2=x); ``[[]]`` is no flip.
-        tta_shifts: shifts (z, y, x voxels) to average: the volume is run as if it began that many voxels
-            later, so a strided network samples the anatomy on another grid; ``[(0, 0, 0)]`` is no shift. Every
-            shift is run with every flip; the mean and standard deviation are over all of them.
+        tta_shifts: shifts (z, y, x voxels) to average: the volume is run again without its first that many
+            voxels along each axis, so a strided network samples the anatomy on another grid; ``[(0, 0, 0)]`` is
+            no shift, and it must be one of them (it alone covers the first voxels). Every shift is run with every
+            flip; the mean and standard deviation are over the passes that cover each voxel.
         sw_batch_size: windows per network call.
         precision: ``fp32`` or ``bf16`` (autocast; CPU with AVX-512 BF16 or CUDA).
         crop_to_body: run only inside the body's bounding box.
@@ -195,32 +196,40 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
 
 def _predict_shifted(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
                      progress, cancel, facts, shifts) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`predict_enhancement` over ``shifts``: each pass runs on ``hu`` with the shift's voxels of air put
-    before it; the mean is that of the passes' means, the variance the mean of their variances (over the flips)
-    plus the variance of their means (computed about the mean, not as E[x²] − E[x]²: no cancellation)."""
+    """:func:`predict_enhancement` over ``shifts``: each pass runs on ``hu`` without its first ``shift`` voxels
+    along each axis, so the network's stride grid starts that much later and every voxel it sees is the scan's
+    (no air is put before a cut face the network was trained to see cut). A voxel is averaged over the passes
+    that hold it: the first few along each axis only over the unshifted pass. The mean is that of the passes'
+    means, the variance the mean of their variances (over the flips) plus the variance of their means (computed
+    about the mean, not as E[x²] − E[x]²: no cancellation)."""
     if any(v < 0 for s in shifts for v in s):
         raise NetZeroAICTError(f"test-time shifts must be 0 or more voxels, got {shifts}",
                                where="inference settings: tta_shifts")
+    if (0, 0, 0) not in shifts:
+        raise NetZeroAICTError(f"test-time shifts must include (0, 0, 0), got {shifts}",
+                               where="inference settings: tta_shifts",
+                               hint="a shifted pass leaves out the first voxels along each axis; the unshifted "
+                                    "pass covers them")
     passes = []
     for n, shift in enumerate(shifts):
         part = None if progress is None else (lambda f, n=n: progress((n + f) / len(shifts)))
-        padded = np.pad(hu, [(v, 0) for v in shift], constant_values=-1024.0) if any(shift) else hu
+        core = tuple(slice(min(v, size - 1), None) for v, size in zip(shift, hu.shape))
         pass_facts = facts if n == 0 else None
-        mean, std = _predict_flips(network, memory_format, padded, windows_hu, enhancement_scale_hu, min_body_hu,
-                                   settings, device, part, cancel, pass_facts)
-        del padded
-        core = tuple(slice(v, None) for v in shift)
-        passes.append((mean[core], std[core]))
+        mean, std = _predict_flips(network, memory_format, np.ascontiguousarray(hu[core]), windows_hu,
+                                   enhancement_scale_hu, min_body_hu, settings, device, part, cancel, pass_facts)
+        passes.append((core, mean, std))
         del mean, std
     first = np.zeros(hu.shape, dtype=np.float32)
-    for mean, _ in passes:
-        first += mean
-    first /= len(passes)
+    count = np.zeros(hu.shape, dtype=np.uint8)
+    for core, mean, _ in passes:
+        first[core] += mean
+        count[core] += 1
+    first /= count
     second = np.zeros(hu.shape, dtype=np.float32)
-    for mean, std in passes:
-        second += std * std
-        second += np.square(mean - first)
-    second /= len(passes)
+    for core, mean, std in passes:
+        second[core] += std * std
+        second[core] += np.square(mean - first[core])
+    second /= count
     np.sqrt(second, out=second)
     if facts is not None:
         facts["tta_shifts"] = [list(s) for s in shifts]

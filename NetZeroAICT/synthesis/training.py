@@ -231,14 +231,18 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
 #: Aorta: organ patches (15 %) halved the false lumen in the fatty livers of the held-out phantoms (191 and 126 mL
 #: -> 86 and 96) and raised Dice from 0.72 to 0.76, at a darker lumen (MAE at the true level 36 -> 45 HU); with
 #: organ false contrast in the loss and in mining as well, the false liver lumen fell to 68 and 59 mL and Dice
-#: rose to 0.82, and with organ patches at 20 % as well to 0.85 (false contrast 35 -> 23 mL per case).
+#: rose to 0.82, and with organ patches at 20 % as well to 0.85 (false contrast 35 -> 23 mL per case). Without
+#: flips (so it can tell the aorta, left, from the vena cava, right), on version-4 phantoms whose vena cava is
+#: placed from the aorta: two runs left the real NCCT's vena cava at 144 and 72 HU where the model with flips made
+#: it 364 HU, brighter than the aorta; on the held-out phantoms Dice 0.86 and 0.83 against 0.87 (docs/models.md).
 #: Pulmonary: with them the false liver lumen fell from 206 to 125 mL over the four test cases and Dice rose from
 #: 0.61 / 0.74 to 0.68 / 0.84, while the left heart came out brighter at the default level (221 -> 338 mL). Organ
 #: false contrast as well took the liver's false lumen to 43 mL but the lumen MAE from 75 / 40 to 98 / 57 HU and
 #: Dice to 0.66 / 0.82: not in its recipe.
 RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5},
                                          "coronary": {"false_contrast_weight": 0.0},
-                                         "aorta": {"organ_fraction": 0.2, "organ_false_contrast": True},
+                                         "aorta": {"organ_fraction": 0.2, "organ_false_contrast": True,
+                                                   "flip_axes": ()},
                                          "pulmonary": {"organ_fraction": 0.15}}
 
 
