@@ -81,8 +81,8 @@ def _worker(mode: str, input_path: str, output_npy: str) -> None:
             from NetZeroAICT.synthesis.grids import model_grid
 
             size_zyx = model_grid(volume, card.spacing_mm).GetSize()[::-1]
-            extra = [max(int(t[a]) for t in shipped.tta_shifts) for a in range(3)]   # a shifted pass is larger
-            roi = [-(-(n + e) // stride) * stride for n, e in zip(size_zyx, extra)]
+            # a shifted pass is the grid without its first voxels: the same window holds it, air after its end
+            roi = [-(-n // stride) * stride for n in size_zyx]
         settings = InferenceSettings(mode="sliding", patch_size=roi, overlap=0.5,
                                      tta_flips=shipped.tta_flips, tta_shifts=shipped.tta_shifts, sw_batch_size=1,
                                      precision="fp32", crop_to_body=False, skip_empty_windows=False, blend="constant",
