@@ -3,9 +3,9 @@
 Works on one HU array at the model's spacing; the network runs once per TTA flip, giving the mean and the
 mean square of the flipped predictions, and the per-voxel standard deviation follows as sqrt(E[x²] − E[x]²).
 A model trained without flips (it knows the anatomy's sides) is augmented by shifts instead: the volume runs
-again without its first few voxels along each axis, so the strided network samples the anatomy on another grid. Only the
-bounding box of the body (HU ≥ ``min_body_hu``, with a margin) is processed: outside it the enhancement is zero
-by definition.
+again without its first few voxels along each axis, so the strided network samples the anatomy on another grid.
+Only the bounding box of the body (HU ≥ ``min_body_hu``, with a margin) is processed: outside it the enhancement
+is zero by definition.
 
 Two ways to cover the volume (``InferenceSettings.mode``):
 

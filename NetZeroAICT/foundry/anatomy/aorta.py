@@ -1,7 +1,7 @@
 """Aorta phantom: lower chest to the aortic bifurcation — lung bases, liver, spleen, kidneys, stomach, bowel,
 spine, ribs, the descending and abdominal aorta with celiac trunk, SMA, renal and common iliac arteries, and the
-unopacified inferior vena cava with its renal and iliac veins. There
-are no pelvic bones, so ``check_input`` rightly says the field of view does not cover the pelvis.
+unopacified inferior vena cava with its renal and iliac veins. There are no pelvic bones, so ``check_input``
+rightly says the field of view does not cover the pelvis.
 
 Pathologies: infrarenal ``aneurysm`` with eccentric mural thrombus, ``dissection`` (intimal flap, true and
 false lumen), ``calcified_plaque`` (heavy calcified atherosclerosis with a stenosis of a common iliac artery).
@@ -150,7 +150,7 @@ def build(canvas: Canvas, t: dict[str, Tissue], rng: np.random.Generator, pathol
     aorta = Tube(path, np.linspace(r_top, r_top * u(0.7, 0.8), len(path)), "aorta")
     s = aorta.arclength()
     frac_of_z = lambda z: float(np.interp(-z, -path[:, 2], s) / s[-1])
-    _veins(canvas, t, aorta, frac_of_z, kidneys, spine_x, spine_y - body_r[1], (z_top, z_d, z_bottom), rng)
+    _veins(canvas, t, aorta, frac_of_z, kidneys, spine_x, spine_y - body_r[1], (z_top, z_bottom), rng)
     branches = []
     for name, z, direction, r, length in (
             ("celiac trunk", z_d - u(45, 55), (u(-0.2, 0.2), -1, u(0.0, 0.4)), u(3.2, 4.0), u(20, 30)),
@@ -226,7 +226,7 @@ def _veins(canvas, t, aorta: Tube, frac_of_z, kidneys: dict, spine_x: float, spi
     left renal vein crosses in front of the aorta, as in patients.
     """
     u = common.uniform(rng)
-    z_top, z_d, z_bottom = levels
+    z_top, z_bottom = levels
     span = z_top - z_bottom
     r, half_offset = u(7, 11), u(0, 5)
     z_kidneys = (kidneys[-1][2] + kidneys[1][2]) / 2
