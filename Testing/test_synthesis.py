@@ -632,6 +632,23 @@ def test_phantom_dataset_remakes_cases_of_an_older_foundry(tmp_path, monkeypatch
     assert json.loads(case.read_text())["generator_version"] == GENERATOR_VERSION
 
 
+def test_a_region_past_the_scan_is_the_scan_mirrored_not_air():
+    """The stride padding after a far face: the scan's own voxels while it has them, then its mirror image."""
+    from NetZeroAICT.synthesis.inference import padded_region
+
+    hu = np.arange(10 * 7 * 5, dtype=np.float32).reshape(10, 7, 5)
+    region = padded_region(hu, (slice(2, 9), slice(0, 7), slice(1, 4)), (3, 1, 2))
+    assert region.shape == (10, 8, 5) and region.dtype == np.float32
+    np.testing.assert_array_equal(region[:8, :7, :4], hu[2:10, :, 1:5])      # the scan's own voxels first
+    np.testing.assert_array_equal(region[8:, :7, :4], hu[[8, 7], :, 1:5])     # z: mirrored about slice 9
+    np.testing.assert_array_equal(region[:8, 7, :4], hu[2:10, 5, 1:5])        # y: about row 6
+    np.testing.assert_array_equal(region[:8, :7, 4], hu[2:10, :, 3])          # x: about column 4
+    assert (region > -1000).all()                                            # no air anywhere
+    np.testing.assert_array_equal(padded_region(hu, (slice(0, 10), slice(0, 7), slice(0, 5)), (0, 0, 0)), hu)
+    # a one-voxel axis is repeated
+    assert padded_region(hu[:1], (slice(0, 1), slice(0, 7), slice(0, 5)), (3, 0, 0)).shape == (4, 7, 5)
+
+
 def test_exact_inference_is_the_whole_volume_output_however_it_is_cut(tiny_model):
     """``exact`` mode gives the network's output on the whole volume at once, whether it runs in one slab or
     in many: every kept voxel sees its full receptive field. Sliding windows do not (their borders are
@@ -642,12 +659,13 @@ def test_exact_inference_is_the_whole_volume_output_however_it_is_cut(tiny_model
     from NetZeroAICT.synthesis.network import window_channels
 
     card, network = load_model(tiny_model, "cpu")
-    ncct, _, _, body = tube_pair(3, shape=(72, 48, 48))
+    ncct, _, _, body = tube_pair(3, shape=(70, 46, 45))   # no side a multiple of the stride (4)
     hu = ncct.voxels
     halo = receptive_halo(network, len(card.windows_hu), 4)
     assert halo % 4 == 0 and 8 <= halo <= 64 and card.inference["halo_vox"] == halo   # written at training
-    # the reference: one forward pass over the whole (stride-padded) volume, with and without the x flip
-    padded = np.pad(hu, [(0, (-n) % 4) for n in hu.shape], constant_values=-1024.0)
+    # the reference: one forward pass over the whole volume padded to the stride with its own mirror image (not
+    # air: padded_region), with and without the x flip
+    padded = np.pad(hu, [(0, (-n) % 4) for n in hu.shape], mode="reflect")
     with torch.inference_mode():
         x = torch.from_numpy(window_channels(padded, card.windows_hu))[None]
         whole = (network(x)[0, 0] + torch.flip(network(torch.flip(x, (4,))), (4,))[0, 0]).numpy() / 2
