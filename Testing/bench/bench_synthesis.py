@@ -81,7 +81,7 @@ def _worker(mode: str, input_path: str, output_npy: str) -> None:
             from NetZeroAICT.synthesis.grids import model_grid
 
             size_zyx = model_grid(volume, card.spacing_mm).GetSize()[::-1]
-            # a shifted pass is the grid without its first voxels: the same window holds it, air after its end
+            # a shifted pass is the grid without its first voxels: the same window holds it, mirrored past its end
             roi = [-(-n // stride) * stride for n in size_zyx]
         settings = InferenceSettings(mode="sliding", patch_size=roi, overlap=0.5,
                                      tta_flips=shipped.tta_flips, tta_shifts=shipped.tta_shifts, sw_batch_size=1,
