@@ -233,7 +233,7 @@ def _predict_shifted(network, memory_format, hu, windows_hu, enhancement_scale_h
         part = None if progress is None else (lambda f, n=n: progress((n + f) / len(shifts)))
         core = tuple(slice(min(v, size - 1), None) for v, size in zip(shift, hu.shape))
         pass_facts = facts if n == 0 else None
-        mean, std = _predict_flips(network, memory_format, np.ascontiguousarray(hu[core]), windows_hu,
+        mean, std = _predict_flips(network, memory_format, hu[core], windows_hu,
                                    enhancement_scale_hu, min_body_hu, settings, device, part, cancel, pass_facts)
         passes.append((core, mean, std))
         del mean, std
