@@ -80,6 +80,8 @@ def register(subparsers) -> None:
                         "each joins the training cases as a virtual non-contrast pair")
     m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     m.add_argument("--threads", type=int, default=2)
+    m.add_argument("--batch-size", type=int,
+                   help="patches per training step (default: the indication's recipe); a GPU takes more per step")
     m.add_argument("--resume", action="store_true",
                    help="go on with an interrupted training from its checkpoint in --work (the --minutes budget "
                         "counts the time it already trained); indications without one start afresh")
@@ -136,6 +138,7 @@ def _models(args) -> int:
             continue
         card = rebuild_model(name, work_dir=args.work, install_dir=args.install, minutes=args.minutes,
                              n_train=args.train_cases, n_test=args.test_cases, device=resolve_device(args.device),
-                             threads=args.threads, real_cta=args.real_cta, resume=args.resume)
+                             threads=args.threads, real_cta=args.real_cta, resume=args.resume,
+                             batch_size=args.batch_size)
         print(f"{name}: {card.metrics_held_out.get('summary', card.metrics_held_out)}", flush=True)
     return 0

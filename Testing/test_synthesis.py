@@ -992,6 +992,13 @@ def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phanto
     model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", minutes=0.1, n_train=1, n_test=1,
                             log=lambda *_: None)   # without --resume the checkpoint goes: a fresh start
     assert seen["resume"] is False and not seen["had_checkpoint"]
+    assert seen["batch_size"] == training.RECIPE["batch_size"] and "--batch-size" not in seen["command"]
+    # a GPU run: more patches per step, and the card's command says so (its evaluation is not run here)
+    monkeypatch.setattr(model_zoo, "reevaluate_model", lambda *args: read_card(tmp_path / "models" / "aorta"))
+    model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", minutes=0.1, n_train=1, n_test=1,
+                            log=lambda *_: None, batch_size=8, device="cuda")
+    assert seen["batch_size"] == 8 and seen["device"] == "cuda"
+    assert "--device cuda --batch-size 8" in seen["command"]
 
 
 def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, capsys):
