@@ -585,14 +585,24 @@ def test_windows_start_at_multiples_of_the_network_stride():
     assert network_stride(TINY) == 4 and network_stride({"name": "monai.networks.nets.BasicUNet"}) == 16
     shape, patch = (150, 211, 97), (96, 96, 96)
     box = (slice(13, 140), slice(5, 211), slice(0, 97))
-    region, pads = aligned_region(box, shape, patch, 8)
-    assert [s.start for s in region] == [8, 0, 0]
+    region, fronts, pads = aligned_region(box, shape, patch, 8)
+    assert [s.start for s in region] == [8, 0, 0] and fronts == [0, 0, 0]
     lengths = [s.stop - s.start + p for s, p in zip(region, pads)]
     assert all(r.stop <= n for r, n in zip(region, shape)) and lengths[0] >= 140 - 8
     for overlap in (0.25, 0.5):
         interval = [int(p * (1 - overlap)) for p in patch]
         for window in dense_patch_slices(lengths, patch, interval):
             assert all((r.start + w.start) % 8 == 0 for r, w in zip(region, window))
+    # a shifted grid (TTA shift 4): windows start at 4 + multiples of 8, the first one before the scan's first
+    # voxel where the box starts at it (mirrored voxels there, padded_region)
+    region, fronts, pads = aligned_region(box, shape, patch, 8, origin=(4, 4, 4))
+    assert [s.start for s in region] == [12, 4, 0] and fronts == [0, 0, 4]
+    lengths = [f + s.stop - s.start + p for f, s, p in zip(fronts, region, pads)]
+    for window in dense_patch_slices(lengths, patch, [72, 72, 72]):
+        assert all((r.start - f + w.start - 4) % 8 == 0 for r, f, w in zip(region, fronts, window))
+    # window size 0: one window over the whole region along that axis, rounded up to the stride
+    region, fronts, pads = aligned_region(box, shape, (0, 0, 0), 8, origin=(4, 4, 4))
+    assert [f + s.stop - s.start + p for f, s, p in zip(fronts, region, pads)] == [128, 208, 104]
 
 
 def test_angiography_mip_leaves_out_bone_and_the_table():
@@ -647,6 +657,11 @@ def test_a_region_past_the_scan_is_the_scan_mirrored_not_air():
     np.testing.assert_array_equal(padded_region(hu, (slice(0, 10), slice(0, 7), slice(0, 5)), (0, 0, 0)), hu)
     # a one-voxel axis is repeated
     assert padded_region(hu[:1], (slice(0, 1), slice(0, 7), slice(0, 5)), (3, 0, 0)).shape == (4, 7, 5)
+    # before the first face (a shifted stride grid): mirrored about the first voxel
+    region = padded_region(hu, (slice(0, 10), slice(0, 7), slice(2, 5)), (0, 0, 0), (2, 0, 0))
+    np.testing.assert_array_equal(region, hu[[2, 1] + list(range(10)), :, 2:5])
+    with pytest.raises(ValueError, match="first voxel"):
+        padded_region(hu, (slice(1, 10), slice(0, 7), slice(0, 5)), (0, 0, 0), (2, 0, 0))
 
 
 def test_exact_inference_is_the_whole_volume_output_however_it_is_cut(tiny_model):
@@ -1282,22 +1297,23 @@ def test_shift_tta_averages_passes_on_shifted_grids(tiny_model):
     plain, _, _ = run(tta_flips=[()])
     same, zero_std, _ = run(tta_flips=[()], tta_shifts=[(0, 0, 0)])
     assert np.array_equal(plain, same) and not zero_std.any()
-    # the shifted pass is the scan without its first 2 voxels along each axis: no air put before a cut face
-    shifted, _, _ = run(np.ascontiguousarray(hu[2:, 2:, 2:]), tta_flips=[()])
-    core = (slice(2, None),) * 3
-    inside = lumen.voxels[core] > 0
-    assert 0 < np.abs(shifted - plain[core])[inside].mean() < 100        # another sampling grid, the same vessels
-    assert shifted[inside].mean() > 150 and plain[core][inside].mean() > 150
+    # the pass shifted by 2 is the unshifted run of the scan with 2 voxels mirrored before each first face (the
+    # stride grid, 4, then starts 2 voxels into the scan): every voxel is in both passes, the first ones too
+    front = np.pad(hu, [(2, 0)] * 3, mode="reflect")
+    shifted = run(front, tta_flips=[()])[0][2:, 2:, 2:]
+    inside = lumen.voxels > 0
+    assert 0 < np.abs(shifted - plain)[inside].mean() < 100        # another sampling grid, the same vessels
+    assert shifted[inside].mean() > 150 and plain[inside].mean() > 150
     both, std, facts = run(tta_flips=[()], tta_shifts=[(0, 0, 0), (2, 2, 2)])
     assert both.shape == std.shape == hu.shape
-    assert np.allclose(both[core], (plain[core] + shifted) / 2, atol=1e-3)
-    assert np.abs(std[core] - np.abs(plain[core] - shifted) / 2).max() < 1e-3
-    border = np.ones(hu.shape, bool)
-    border[core] = False                                  # the first 2 voxels along an axis: the unshifted pass alone
-    assert np.array_equal(both[border], plain[border]) and not std[border].any()
+    assert np.abs(both - (plain + shifted) / 2).max() < 1e-3
+    assert np.abs(std - np.abs(plain - shifted) / 2).max() < 1e-3
+    first = np.zeros(hu.shape, bool)
+    first[:2], first[:, :2], first[:, :, :2] = True, True, True     # the first 2 voxels along an axis
+    assert std[first & inside].min() > 0                             # an uncertainty there too
     assert facts["tta_shifts"] == [[0, 0, 0], [2, 2, 2]] and facts["mode"] == "exact"
-    with pytest.raises(NetZeroAICTError, match="include"):
-        run(tta_shifts=[(2, 2, 2)])
+    alone, _, _ = run(tta_flips=[()], tta_shifts=[(2, 2, 2)])       # a shifted pass alone is that pass
+    assert np.abs(alone - shifted).max() < 1e-3
     with pytest.raises(NetZeroAICTError, match="0 or more voxels"):
         run(tta_shifts=[(0, -1, 0)])
 

@@ -2,8 +2,9 @@
 
 Works on one HU array at the model's spacing; the network runs once per TTA flip, giving the mean and the
 mean square of the flipped predictions, and the per-voxel standard deviation follows as sqrt(E[x²] − E[x]²).
-A model trained without flips (it knows the anatomy's sides) is augmented by shifts instead: the volume runs
-again without its first few voxels along each axis, so the strided network samples the anatomy on another grid.
+A model trained without flips (it knows the anatomy's sides) is augmented by shifts instead: the network's stride
+grid starts a few voxels later along each axis, so it samples the anatomy on another grid (before the first
+faces the scan is mirrored, as past the far faces, so every pass covers every voxel).
 Only the bounding box of the body (HU ≥ ``min_body_hu``, with a margin) is processed: outside it the enhancement
 is zero by definition.
 
@@ -45,13 +46,15 @@ class InferenceSettings:
         max_slab_voxels: ``exact``: most voxels (halo included) one slab may hold per TTA flip; bounds memory.
         halo: ``exact``: voxels read above and below each slab; None = the network's receptive radius,
             rounded up to a multiple of ``align``.
-        patch_size: ``sliding``: window size (z, y, x) in voxels.
+        patch_size: ``sliding``: window size (z, y, x) in voxels; 0 along an axis: one window spanning the
+            whole region along it (the region rounded up to ``align``: MONAI untiled, a reference).
         overlap: ``sliding``: fraction of a window shared with its neighbour (MONAI's default is 0.5).
         tta_flips: flips to average, each a list of spatial axes (0=z, 1=y, 2=x); ``[[]]`` is no flip.
-        tta_shifts: shifts (z, y, x voxels) to average: the volume is run again without its first that many
-            voxels along each axis, so a strided network samples the anatomy on another grid; ``[(0, 0, 0)]`` is
-            no shift, and it must be one of them (it alone covers the first voxels). Every shift is run with every
-            flip; the mean and standard deviation are over the passes that cover each voxel.
+        tta_shifts: shifts (z, y, x voxels) to average: the network's stride grid starts that many voxels
+            later along each axis, so a strided network samples the anatomy on another grid; before the first
+            face the scan is mirrored as it is past the far faces (:func:`padded_region`), so every pass covers
+            every voxel. ``[(0, 0, 0)]`` is no shift. Every shift is run with every flip; the mean and standard
+            deviation are over all passes.
         sw_batch_size: windows per network call.
         precision: ``fp32`` or ``bf16`` (autocast; CPU with AVX-512 BF16 or CUDA).
         crop_to_body: run only inside the body's bounding box.
@@ -98,37 +101,55 @@ def body_box(hu: np.ndarray, min_body_hu: float, margin: int) -> tuple[slice, sl
     return tuple(box)
 
 
-def aligned_region(box: tuple[slice, slice, slice], shape, patch, align: int) -> tuple[tuple[slice, ...], list]:
-    """``box`` with its start moved down to a multiple of ``align`` and the padding (voxels after the end of
-    the array, per axis) that makes every sliding-window start a multiple of ``align`` as well: the last
-    window starts at ``length − patch``, so ``length − patch`` must be a multiple of ``align``. A box shorter
-    than the window is padded at its end to the window (MONAI would pad it on both sides, moving it off the
-    stride's grid)."""
-    slices, pads = [], []
-    for s, n, p in zip(box, shape, patch):
-        start = (s.start // align) * align
-        length = max(s.stop - start, p)
+def grid_start(start: int, align: int, origin: int = 0) -> int:
+    """The last voxel at or before ``start`` on the stride grid ``origin + k·align`` (k may be negative: the
+    grid start then lies before the scan's first voxel)."""
+    return (start - origin) // align * align + origin
+
+
+def aligned_region(box: tuple[slice, slice, slice], shape, patch, align: int, origin=(0, 0, 0)
+                   ) -> tuple[tuple[slice, ...], list, list]:
+    """``box`` with its start moved down onto the stride grid ``origin + k·align``, and the padding that makes
+    every sliding-window start lie on that grid as well: the last window starts at ``length − patch``, so
+    ``length − patch`` must be a multiple of ``align``. A box shorter than the window is padded at its end to
+    the window (MONAI would pad it on both sides, moving it off the stride's grid). A window size of 0 is the
+    whole padded region along that axis.
+
+    Returns (slices inside the array, ``fronts``: voxels before the array's first one, where the grid starts
+    before it, ``pads``: voxels after its last one), for :func:`padded_region`."""
+    slices, fronts, pads = [], [], []
+    for s, n, p, o in zip(box, shape, patch, origin):
+        start = grid_start(s.start, align, int(o))
+        length = s.stop - start
+        if p <= 0:   # one window along this axis: the region rounded up to the stride
+            p = length + (-length) % align
+        length = max(length, p)
         if length > p and (length - p) % align:
             length += align - (length - p) % align
         stop = min(start + length, n)
-        slices.append(slice(start, stop))
+        slices.append(slice(max(start, 0), stop))
+        fronts.append(max(-start, 0))
         pads.append(start + length - stop)
-    return tuple(slices), pads
+    return tuple(slices), fronts, pads
 
 
-def padded_region(hu: np.ndarray, box: tuple[slice, ...], pads) -> np.ndarray:
+def padded_region(hu: np.ndarray, box: tuple[slice, ...], pads, fronts=(0, 0, 0)) -> np.ndarray:
     """``hu[box]`` grown by ``pads`` voxels after its end along each axis, as float32: the scan's own voxels
     where it has them, and past its last voxel the scan mirrored about that voxel (reflection), not air.
+    ``fronts``: voxels put before the box, which must then start at the scan's first voxel: the scan mirrored
+    about that voxel (a shifted stride grid that starts before it, :data:`InferenceSettings.tta_shifts`).
 
     The network is trained on patches cut from inside a scan, whose faces it sees as cut. Air put after a
     scan's far face (to reach a multiple of the stride) shows it a body that ends in air, which it never saw
     there, and a TTA shift changes how much air: on a held-out aorta phantom cut 3 voxels past a stride
     multiple, the last 8 slices moved 23 HU on average from what the uncut volume gives there (uncertainty
     17 HU), and 4 HU with the mirrored scan (uncertainty 1.6 HU)."""
+    if any(f and b.start for f, b in zip(fronts, box)):
+        raise ValueError(f"voxels before a box that does not start at the scan's first voxel: {box}, {fronts}")
     stops = [min(b.stop + int(p), n) for b, p, n in zip(box, pads, hu.shape)]
     region = np.ascontiguousarray(hu[tuple(slice(b.start, s) for b, s in zip(box, stops))], dtype=np.float32)
-    rest = [(0, b.stop + int(p) - s) for b, p, s in zip(box, pads, stops)]
-    if any(r for _, r in rest):
+    rest = [(int(f), b.stop + int(p) - s) for f, b, p, s in zip(fronts, box, pads, stops)]
+    if any(f or r for f, r in rest):
         region = np.pad(region, rest, mode="reflect")
     return region
 
@@ -213,41 +234,31 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
 
 def _predict_shifted(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
                      progress, cancel, facts, shifts) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`predict_enhancement` over ``shifts``: each pass runs on ``hu`` without its first ``shift`` voxels
-    along each axis, so the network's stride grid starts that much later and every voxel it sees is the scan's
-    (no air is put before a cut face the network was trained to see cut; past the far faces the scan is
-    mirrored, :func:`padded_region`). A voxel is averaged over the passes
-    that hold it: the first few along each axis only over the unshifted pass. The mean is that of the passes'
-    means, the variance the mean of their variances (over the flips) plus the variance of their means (computed
-    about the mean, not as E[x²] − E[x]²: no cancellation)."""
+    """:func:`predict_enhancement` over ``shifts``: in each pass the network's stride grid starts ``shift``
+    voxels later along each axis (:func:`aligned_region`'s ``origin``), so it samples the anatomy on another
+    grid. Where that grid starts before the scan's first voxel, the scan is mirrored there as it is past the far
+    faces (:func:`padded_region`): every pass covers every voxel, the first ones too. The mean is that of the
+    passes' means, the variance the mean of their variances (over the flips) plus the variance of their means
+    (computed about the mean, not as E[x²] − E[x]²: no cancellation)."""
     if any(v < 0 for s in shifts for v in s):
         raise NetZeroAICTError(f"test-time shifts must be 0 or more voxels, got {shifts}",
                                where="inference settings: tta_shifts")
-    if (0, 0, 0) not in shifts:
-        raise NetZeroAICTError(f"test-time shifts must include (0, 0, 0), got {shifts}",
-                               where="inference settings: tta_shifts",
-                               hint="a shifted pass leaves out the first voxels along each axis; the unshifted "
-                                    "pass covers them")
     passes = []
     for n, shift in enumerate(shifts):
         part = None if progress is None else (lambda f, n=n: progress((n + f) / len(shifts)))
-        core = tuple(slice(min(v, size - 1), None) for v, size in zip(shift, hu.shape))
         pass_facts = facts if n == 0 else None
-        mean, std = _predict_flips(network, memory_format, hu[core], windows_hu,
-                                   enhancement_scale_hu, min_body_hu, settings, device, part, cancel, pass_facts)
-        passes.append((core, mean, std))
-        del mean, std
+        passes.append(_predict_flips(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu,
+                                     settings, device, part, cancel, pass_facts, origin=shift))
     first = np.zeros(hu.shape, dtype=np.float32)
-    count = np.zeros(hu.shape, dtype=np.uint8)
-    for core, mean, _ in passes:
-        first[core] += mean
-        count[core] += 1
-    first /= count
+    for mean, _ in passes:
+        first += mean
+    first /= np.float32(len(passes))
     second = np.zeros(hu.shape, dtype=np.float32)
-    for core, mean, std in passes:
-        second[core] += std * std
-        second[core] += np.square(mean - first[core])
-    second /= count
+    for mean, std in passes:
+        second += std * std
+        mean -= first
+        second += mean * mean
+    second /= np.float32(len(passes))
     np.sqrt(second, out=second)
     if facts is not None:
         facts["tta_shifts"] = [list(s) for s in shifts]
@@ -255,11 +266,12 @@ def _predict_shifted(network, memory_format, hu, windows_hu, enhancement_scale_h
 
 
 def _predict_flips(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
-                   progress, cancel, facts) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`predict_enhancement` with the flips of ``settings`` only."""
+                   progress, cancel, facts, origin=(0, 0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict_enhancement` with the flips of ``settings`` only, on the stride grid that starts at
+    ``origin`` (z, y, x voxels)."""
     if settings.mode == "exact":
         return _predict_exact(network, memory_format, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings,
-                              device, progress, cancel, facts if facts is not None else {})
+                              device, progress, cancel, facts if facts is not None else {}, origin)
     if settings.mode != "sliding":
         raise NetZeroAICTError(f"unknown inference mode {settings.mode!r}", where="inference settings: mode",
                                hint="use exact or sliding")
@@ -272,9 +284,10 @@ def _predict_flips(network, memory_format, hu, windows_hu, enhancement_scale_hu,
         tuple(slice(0, n) for n in hu.shape)
     if box is None:
         return mean, std
-    patch = tuple(int(p) for p in settings.patch_size)
-    box, pads = aligned_region(box, hu.shape, patch, max(int(settings.align), 1))
-    region = padded_region(hu, box, pads)
+    box, fronts, pads = aligned_region(box, hu.shape, [int(p) for p in settings.patch_size],
+                                       max(int(settings.align), 1), origin)
+    region = padded_region(hu, box, pads, fronts)
+    patch = tuple(int(p) if int(p) > 0 else n for p, n in zip(settings.patch_size, region.shape))
     total = count_windows(region.shape, patch, settings.overlap)
     if facts is not None:
         facts.update(mode="sliding", region_zyx=list(region.shape), windows=total)
@@ -303,7 +316,7 @@ def _predict_flips(network, memory_format, hu, windows_hu, enhancement_scale_hu,
         blended = sliding_window_inference(tensor, patch, settings.sw_batch_size, predictor,
                                            overlap=settings.overlap, mode=settings.blend,
                                            padding_mode="constant", cval=-1024.0)
-        inside = tuple(slice(0, n) for n in (b.stop - b.start for b in box))
+        inside = tuple(slice(f, f + b.stop - b.start) for f, b in zip(fronts, box))
         first, second = blended[0, 0][inside], blended[0, 1][inside]
         variance = (second - first ** 2).clamp_min(0.0)
         mean[box] = (first * enhancement_scale_hu).cpu().numpy()
@@ -347,8 +360,10 @@ def _flipped_predictions(network, memory_format, x, windows_hu, flips, use_bf16:
 
 
 def _predict_exact(network, memory_format, hu: np.ndarray, windows_hu, enhancement_scale_hu: float, min_body_hu: float,
-                   settings: InferenceSettings, device: str, progress, cancel, facts: dict) -> tuple[np.ndarray, np.ndarray]:
-    """``predict_enhancement`` in ``exact`` mode: the whole-volume output, in slabs with a halo."""
+                   settings: InferenceSettings, device: str, progress, cancel, facts: dict, origin=(0, 0, 0)
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``predict_enhancement`` in ``exact`` mode: the whole-volume output, in slabs with a halo, on the stride
+    grid that starts at ``origin``."""
     import torch
 
     mean = np.zeros(hu.shape, dtype=np.float32)
@@ -361,10 +376,11 @@ def _predict_exact(network, memory_format, hu: np.ndarray, windows_hu, enhanceme
         tuple(slice(0, n) for n in hu.shape)
     if box is None:
         return mean, std
-    starts = [b.start // align * align for b in box]
-    box = tuple(slice(s0, b.stop) for s0, b in zip(starts, box))
-    pads = [(-(b.stop - b.start)) % align for b in box]   # the network needs sizes divisible by its stride
-    region = padded_region(hu, box, pads)
+    starts = [grid_start(b.start, align, int(o)) for b, o in zip(box, origin)]
+    fronts = [max(-s0, 0) for s0 in starts]
+    box = tuple(slice(max(s0, 0), b.stop) for s0, b in zip(starts, box))
+    pads = [(-(b.stop - s0)) % align for s0, b in zip(starts, box)]   # the network needs sizes divisible by its stride
+    region = padded_region(hu, box, pads, fronts)
     depth = region.shape[0]
     plan = slab_plan(depth, region.shape[1] * region.shape[2], halo, align, settings.max_slab_voxels)
     facts.update(mode="exact", halo_vox=halo, region_zyx=list(region.shape), slabs=len(plan))
@@ -397,7 +413,7 @@ def _predict_exact(network, memory_format, hu: np.ndarray, windows_hu, enhanceme
         progress(1.0)
     first /= len(flips)
     second /= len(flips)
-    inside = tuple(slice(0, b.stop - b.start) for b in box)
+    inside = tuple(slice(f, f + b.stop - b.start) for f, b in zip(fronts, box))
     first, second = first[inside], second[inside]
     np.subtract(second, first * first, out=second)
     np.maximum(second, 0.0, out=second)

@@ -13,8 +13,8 @@ Each configuration runs in its own process (so its peak RSS is its own) on the s
   call, fp32, the network as loaded, in contiguous memory order) on the whole volume, 96³ window, same TTA;
 - MONAI defaults, training patch: the same with the 48³ training patch as the window;
 - MONAI untiled: ``sliding_window_inference`` with one window holding the whole volume (the model grid rounded
-  up to the stride), same TTA: MONAI's own run of the network with no tile borders, the reference that does
-  not depend on a window size.
+  up to the stride; for a shifted TTA pass, with the voxels mirrored before its first faces), same TTA: MONAI's
+  own run of the network with no tile borders, the reference that does not depend on a window size.
 Every configuration starts its windows or slabs at multiples of the network's stride (8 voxels).
 Reported: end-to-end synthesis time (input check → resampling → inference → back to the input grid), the
 inference stage alone, peak RSS, speed ratios, and differences of the output (HU): maximum, 99.99th percentile
@@ -77,12 +77,8 @@ def _worker(mode: str, input_path: str, output_npy: str) -> None:
                 "thin_slabs": replace(shipped, max_slab_voxels=2_000_000)}.get(mode)
     if mode in ("monai_default", "monai_patch", "monai_untiled"):
         roi = card.inference.get("roi_size", card.patch_size) if mode == "monai_default" else card.patch_size
-        if mode == "monai_untiled":   # one window: the model grid (z, y, x) rounded up to the stride
-            from NetZeroAICT.synthesis.grids import model_grid
-
-            size_zyx = model_grid(volume, card.spacing_mm).GetSize()[::-1]
-            # a shifted pass is the grid without its first voxels: the same window holds it, mirrored past its end
-            roi = [-(-n // stride) * stride for n in size_zyx]
+        if mode == "monai_untiled":   # one window per pass: its whole region (a shifted pass's holds the
+            roi = (0, 0, 0)           # voxels mirrored before the first faces), rounded up to the stride
         settings = InferenceSettings(mode="sliding", patch_size=roi, overlap=0.5,
                                      tta_flips=shipped.tta_flips, tta_shifts=shipped.tta_shifts, sw_batch_size=1,
                                      precision="fp32", crop_to_body=False, skip_empty_windows=False, blend="constant",
