@@ -100,6 +100,8 @@ def test_resumed_time_budget_counts_the_time_already_spent(tmp_path):
         train("aorta", tmp_path / "data", tmp_path / "m", epochs=10, resume=True, **other)
     with pytest.raises(NetZeroAICTError, match=r"nothing to train: 0 epoch\(s\) of 2 step\(s\)"):
         train("aorta", tmp_path / "data", tmp_path / "fresh", epochs=0, **kwargs)
+    with pytest.raises(NetZeroAICTError, match="a batch of 0 patches"):
+        train("aorta", tmp_path / "data", tmp_path / "fresh", epochs=1, **{**kwargs, "batch_size": 0})
 
 
 def test_tampered_weights_are_refused(tiny_model, tmp_path):

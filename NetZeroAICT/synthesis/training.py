@@ -323,6 +323,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     if epochs < 1 or steps_per_epoch < 1:
         raise NetZeroAICTError(f"nothing to train: {epochs} epoch(s) of {steps_per_epoch} step(s) planned",
                                where="training settings: epochs, steps per epoch", hint="plan at least one of each")
+    if batch_size < 1:
+        raise NetZeroAICTError(f"a batch of {batch_size} patches", where="training settings: batch size",
+                               hint="give at least 1 patch per step (--batch-size)")
     if not 0.0 <= organ_fraction <= 0.2:
         raise NetZeroAICTError(f"organ fraction {organ_fraction:g} is outside 0–0.2",
                                where="training settings: organ fraction",
