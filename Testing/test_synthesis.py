@@ -259,6 +259,63 @@ def test_grid_intensity_is_configurable(tiny_model, tube_ncct, tmp_path):
     assert record["co2e_g"] == pytest.approx(record["energy"]["wh"] / 1000 * 50, rel=1e-3)
 
 
+class _FakeNvml:
+    """Stands in for ``pynvml``: an energy counter that rises 7.2 J (2 mWh) per read, on the GPUs it knows."""
+
+    def __init__(self, uuids=("GPU-a", "GPU-b")):
+        self.uuids, self.mj, self.asked = list(uuids), 1000.0, []
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        self.asked.append(index)
+        return self.uuids[index]
+
+    def nvmlDeviceGetHandleByUUID(self, uuid):
+        self.asked.append(uuid)
+        if uuid not in self.uuids:
+            raise RuntimeError("NVML_ERROR_NOT_FOUND")
+        return uuid
+
+    def nvmlDeviceGetName(self, handle):
+        return b"Test GPU " + handle.encode()
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        self.mj += 7200.0
+        return self.mj
+
+
+def test_gpu_energy_is_measured_through_nvml_where_it_can_be_read(monkeypatch):
+    import sys
+
+    from NetZeroAICT.synthesis.record import EnergyMeter, FootprintSettings
+
+    fake = _FakeNvml()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    energy = EnergyMeter(FootprintSettings(), "cuda:1").start().stop(0.5)
+    assert energy["gpu_energy_wh"] == pytest.approx(0.002)
+    assert "NVML energy counter of the Test GPU GPU-b" in energy["method"] and fake.asked == [1]
+    assert energy["energy_wh"] > 0.002
+    # CUDA_VISIBLE_DEVICES maps the CUDA index onto the GPU NVML knows, by index or by UUID
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-b,GPU-a")
+    fake.asked = []
+    EnergyMeter(FootprintSettings(), "cuda").start().stop(0.5)
+    assert fake.asked == ["GPU-b"]
+    # a GPU NVML cannot find (or no NVML at all): the energy is estimated, and the record says so
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-z")
+    energy = EnergyMeter(FootprintSettings(gpu_w=360.0), "cuda").start().stop(0.5)
+    assert "GPU estimated (NVML energy counter not readable): 360 W" in energy["method"]
+    assert energy["gpu_energy_wh"] == pytest.approx(360.0 * energy["wall_s"] / 3600.0)
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert "GPU estimated" in EnergyMeter(FootprintSettings(), "cuda").start().stop(0.5)["method"]
+    # on the CPU there is no GPU part at all
+    energy = EnergyMeter(FootprintSettings(), "cpu").start().stop(0.5)
+    assert "gpu_energy_wh" not in energy and "GPU" not in energy["method"]
+
+
 def test_cancel_stops_the_run_and_writes_nothing(tiny_model, tube_ncct, tmp_path):
     path, *_ = tube_ncct
     cancel = threading.Event()

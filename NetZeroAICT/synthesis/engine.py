@@ -77,7 +77,8 @@ class RunRecorder:
         return {"timings_s": dict(self.timings_s), "peak_rss_gb": round(peak, 3),
                 "peak_rss_note": "peak resident memory of the process (getrusage ru_maxrss)",
                 "energy": {"wh": fp["energy_wh"], "method": fp["energy_method"],
-                           "cpu_time_s": round(energy["cpu_time_s"], 3)},
+                           "cpu_time_s": round(energy["cpu_time_s"], 3),
+                           **({"gpu_wh": energy["gpu_energy_wh"]} if "gpu_energy_wh" in energy else {})},
                 "co2e_g": fp["co2e_g"], "grid_g_co2e_per_kwh": self.settings.grid_g_co2e_per_kwh,
                 "avoided": fp["avoided"], "footprint_settings": fp["settings"], "footprint_sources": fp["sources"]}
 

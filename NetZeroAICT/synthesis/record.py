@@ -4,6 +4,8 @@ contrast footprint avoided.
 Energy is measured with Intel/AMD RAPL (``/sys/class/powercap/*/energy_uj``) when the files are readable;
 otherwise it is estimated from the process' CPU time with the Green Algorithms method (Lannelongue, Grealey
 & Inouye, Adv. Sci. 2021): cores × power per core × utilisation + memory × 0.3725 W/GB, over the wall time.
+On a CUDA device the GPU's energy is added: measured with NVIDIA's NVML energy counter (``nvidia-ml-py``, Volta
+or newer) when it can be read, else estimated as an assumed board power × the wall time.
 Every number the estimate uses is written into the record with its source and can be changed.
 """
 
@@ -27,6 +29,8 @@ FOOTPRINT_SOURCES = {
     "cpu_w_per_core": "Green Algorithms (Lannelongue et al. 2021) typical TDP per core of server CPUs ≈ 10–15 W; "
                       "12 W assumed",
     "memory_w_per_gb": "Green Algorithms (Lannelongue et al. 2021): 0.3725 W per GB of memory",
+    "gpu_w": "board power of a data-centre GPU at full load (NVIDIA A100 PCIe: 300 W TDP); used only where NVML's "
+             "energy counter cannot be read",
 }
 
 
@@ -59,6 +63,42 @@ def _read_uj(files: list[str]) -> float | None:
         return None
 
 
+def _cuda_index(device: str) -> str:
+    """The CUDA device's entry in ``CUDA_VISIBLE_DEVICES`` (an NVML index or UUID), or its own index."""
+    index = int(str(device).split(":", 1)[1]) if ":" in str(device) else 0
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    return visible[index] if index < len(visible) else str(index)
+
+
+class GpuEnergyCounter:
+    """NVML's total-energy counter of the GPU behind a CUDA device, in millijoules; ``read()`` is None where NVML,
+    the GPU or the counter (Volta and newer) is missing. It counts the whole GPU, other processes on it too."""
+
+    def __init__(self, device: str = "cuda"):
+        self.name = None
+        self._read = None
+        try:
+            import pynvml
+            pynvml.nvmlInit()
+            which = _cuda_index(device)
+            handle = (pynvml.nvmlDeviceGetHandleByIndex(int(which)) if which.isdigit()
+                      else pynvml.nvmlDeviceGetHandleByUUID(which))
+            name = pynvml.nvmlDeviceGetName(handle)
+            self.name = name.decode() if isinstance(name, bytes) else str(name)
+            self._read = lambda: float(pynvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+            self._read()
+        except Exception:  # noqa: BLE001 - no NVML, no GPU, an old GPU: the energy is estimated instead
+            self._read = None
+
+    def read(self) -> float | None:
+        if self._read is None:
+            return None
+        try:
+            return self._read()
+        except Exception:  # noqa: BLE001
+            return None
+
+
 class EnergyMeter:
     """Measures (RAPL) or estimates (CPU time) the energy of the code between :meth:`start` and :meth:`stop`."""
 
@@ -72,6 +112,8 @@ class EnergyMeter:
         self._wall0 = time.perf_counter()
         usage = os.times()
         self._cpu0 = usage.user + usage.system
+        self._gpu = GpuEnergyCounter(self.device) if str(self.device).startswith("cuda") else None
+        self._gpu_mj0 = self._gpu.read() if self._gpu else None
         return self
 
     def stop(self, peak_rss_gb: float) -> dict:
@@ -91,10 +133,20 @@ class EnergyMeter:
             method = (f"estimated (RAPL not readable): Green Algorithms method, CPU time {cpu_s:.1f} s × "
                       f"{s.cpu_w_per_core:g} W per core (TDP per core × utilisation) + memory {peak_rss_gb:.2f} GB "
                       f"× {s.memory_w_per_gb:g} W/GB × wall time {wall:.1f} s")
-            if str(self.device).startswith("cuda"):
-                energy_wh += s.gpu_w * wall / 3600.0
-                method += f" + GPU {s.gpu_w:g} W (assumed at full power) × wall time"
-        return {"energy_wh": energy_wh, "method": method, "cpu_time_s": cpu_s, "wall_s": wall}
+        result = {"energy_wh": energy_wh, "method": method, "cpu_time_s": cpu_s, "wall_s": wall}
+        if self._gpu is not None:
+            mj1 = self._gpu.read()
+            if self._gpu_mj0 is not None and mj1 is not None and mj1 >= self._gpu_mj0:
+                gpu_wh = (mj1 - self._gpu_mj0) / 3.6e6
+                result["method"] += (f" + GPU measured: NVML energy counter of the {self._gpu.name}, the whole GPU "
+                                     "during the run")
+            else:
+                gpu_wh = s.gpu_w * wall / 3600.0
+                result["method"] += (f" + GPU estimated (NVML energy counter not readable): {s.gpu_w:g} W "
+                                     f"(assumed at full power) × wall time {wall:.1f} s")
+            result["energy_wh"] += gpu_wh
+            result["gpu_energy_wh"] = gpu_wh
+        return result
 
 
 def peak_rss_gb() -> float:
