@@ -82,6 +82,9 @@ def register(subparsers) -> None:
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--batch-size", type=int,
                    help="patches per training step (default: the indication's recipe); a GPU takes more per step")
+    m.add_argument("--parallel", type=int, default=1, metavar="N",
+                   help="train up to N indications at once, each in a process of its own (for a GPU: one card "
+                        "trains several of these small networks at once; on a CPU they only share the cores)")
     m.add_argument("--resume", action="store_true",
                    help="go on with an interrupted training from its checkpoint in --work (the --minutes budget "
                         "counts the time it already trained); indications without one start afresh")
@@ -122,7 +125,7 @@ def _train(args) -> int:
 
 def _models(args) -> int:
     from .synthesis.engine import resolve_device
-    from .synthesis.model_zoo import reevaluate_model, rebuild_model
+    from .synthesis import model_zoo
 
     names = list(INDICATIONS) if args.all else args.indication
     if args.real_cta and len(names) != 1:
@@ -131,14 +134,20 @@ def _models(args) -> int:
     for path in args.real_cta:   # before hours of phantoms and training
         if not Path(path).exists():
             raise NetZeroAICTError("no such file or folder", where=f"--real-cta {path}")
+    model_zoo.check_parallel(args.parallel)
+    settings = dict(work_dir=args.work, install_dir=args.install, minutes=args.minutes, n_train=args.train_cases,
+                    n_test=args.test_cases, device=resolve_device(args.device), threads=args.threads,
+                    real_cta=args.real_cta, resume=args.resume, batch_size=args.batch_size)
+    if args.parallel > 1 and len(names) > 1 and not args.evaluate_only:
+        summaries = model_zoo.rebuild_models_parallel(names, args.parallel, **settings)
+        for name in names:
+            print(f"{name}: {summaries[name]}", flush=True)
+        return 0
     for name in names:
         if args.evaluate_only:
-            reevaluate_model(name, work_dir=args.work, install_dir=args.install, n_test=args.test_cases,
-                             device=resolve_device(args.device))
+            model_zoo.reevaluate_model(name, work_dir=args.work, install_dir=args.install, n_test=args.test_cases,
+                                       device=settings["device"])
             continue
-        card = rebuild_model(name, work_dir=args.work, install_dir=args.install, minutes=args.minutes,
-                             n_train=args.train_cases, n_test=args.test_cases, device=resolve_device(args.device),
-                             threads=args.threads, real_cta=args.real_cta, resume=args.resume,
-                             batch_size=args.batch_size)
+        card = model_zoo.rebuild_model(name, **settings)
         print(f"{name}: {card.metrics_held_out.get('summary', card.metrics_held_out)}", flush=True)
     return 0

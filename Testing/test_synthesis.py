@@ -16,6 +16,7 @@ from scipy import ndimage
 
 from NetZeroAICT import Volume, read_volume, write_volume
 from NetZeroAICT.errors import NetZeroAICTError, ValidationError, VolumeError
+from NetZeroAICT.indications import INDICATIONS
 from NetZeroAICT.synthesis import (InputRefused, NeedsConfirmation, SynthesisCancelled, SynthesisEngine,
                                    load_model, read_card, synthesize_file)
 from Testing.synthesis_tubes import tube_pair, write_tube_dataset
@@ -1127,6 +1128,62 @@ def test_models_cli_passes_resume(monkeypatch, tmp_path):
         with pytest.raises(Stop):
             main(["models", "--indication", "limb", "--minutes", "5", "--work", str(tmp_path), *extra])
         assert seen.pop() == ("limb", resume, 5.0)
+
+
+def test_models_parallel_runs_indications_at_once_and_reports_every_failure(tmp_path):
+    """``models --parallel N``: up to N indications at once, each in its own process; one that fails does not
+    stop the others, and the error names it and what it said, and which were installed."""
+    from NetZeroAICT.synthesis.model_zoo import rebuild_models_parallel
+    from Testing.models_workers import timed_rebuild
+
+    def runs():
+        return {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+
+    summaries = rebuild_models_parallel(["pulmonary", "aorta"], 2, worker=timed_rebuild, work_dir=str(tmp_path),
+                                        minutes=3.0)
+    assert list(summaries) == ["pulmonary", "aorta"] and summaries["aorta"]["indication"] == "aorta"
+    a, p = runs()["aorta"], runs()["pulmonary"]
+    assert a["pid"] != p["pid"] and a["start"] < p["end"] and p["start"] < a["end"]   # at the same time
+    assert a["minutes"] == 3.0
+    for path in tmp_path.glob("*.json"):
+        path.unlink()
+    with pytest.raises(NetZeroAICTError) as error:
+        rebuild_models_parallel(["aorta", "limb", "coronary"], 3, worker=timed_rebuild, work_dir=str(tmp_path),
+                                minutes=1.0, log=lambda m: None)
+    message = str(error.value)
+    assert "limb: RuntimeError: the limb phantoms could not be written" in message
+    assert "1 of 3 indications failed" in message and "installed: aorta, coronary" in message
+    assert set(runs()) == {"aorta", "coronary"}
+    for path in tmp_path.glob("*.json"):
+        path.unlink()
+    rebuild_models_parallel(["aorta", "coronary"], 1, worker=timed_rebuild, work_dir=str(tmp_path), minutes=1.0)
+    first, second = sorted(runs().values(), key=lambda r: r["start"])
+    assert first["end"] <= second["start"]                                             # one after another
+    with pytest.raises(NetZeroAICTError, match="0 indications at once"):
+        rebuild_models_parallel(["aorta"], 0, worker=timed_rebuild)
+
+
+def test_models_cli_parallel(monkeypatch, tmp_path, capsys):
+    """``models --parallel`` hands every indication and the same settings to the parallel rebuild; one indication,
+    or --parallel 1, goes the sequential way; 0 is refused."""
+    from NetZeroAICT.cli import main
+    from NetZeroAICT.synthesis import model_zoo
+
+    seen = []
+    monkeypatch.setattr(model_zoo, "rebuild_models_parallel",
+                        lambda names, parallel, **kw: seen.append((names, parallel, kw)) or {n: {} for n in names})
+    monkeypatch.setattr(model_zoo, "rebuild_model", lambda name, **kw: seen.append((name, kw)) or 1 / 0)
+    assert main(["models", "--all", "--parallel", "5", "--minutes", "6", "--batch-size", "8", "--device", "cpu",
+                 "--work", str(tmp_path)]) == 0
+    names, parallel, settings = seen.pop()
+    assert names == list(INDICATIONS) and parallel == 5
+    assert settings["minutes"] == 6.0 and settings["batch_size"] == 8 and settings["device"] == "cpu"
+    assert settings["work_dir"] == str(tmp_path) and settings["n_train"] == 12
+    with pytest.raises(ZeroDivisionError):
+        main(["models", "--indication", "limb", "--parallel", "3", "--work", str(tmp_path)])
+    assert seen.pop()[0] == "limb"
+    assert main(["models", "--all", "--parallel", "0", "--work", str(tmp_path)]) == 2
+    assert "--parallel: 0 indications at once" in capsys.readouterr().err and not seen
 
 
 def test_real_cta_that_is_not_enhanced_is_refused(tmp_path):

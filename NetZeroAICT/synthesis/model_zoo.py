@@ -246,6 +246,50 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     return card
 
 
+def _rebuild_worker(indication: str, kwargs: dict) -> dict:
+    """One indication's :func:`rebuild_model` in a process of its own; returns the held-out summary."""
+    card = rebuild_model(indication, log=lambda message: print(message, flush=True), **kwargs)
+    return card.metrics_held_out.get("summary", card.metrics_held_out)
+
+
+def check_parallel(parallel: int) -> None:
+    """Refuses fewer than one indication at a time."""
+    if parallel < 1:
+        raise NetZeroAICTError(f"{parallel} indications at once", where="--parallel",
+                               hint="give 1 or more (1: one after another)")
+
+
+def rebuild_models_parallel(indications: list[str], parallel: int, worker=_rebuild_worker, log=print,
+                            **kwargs) -> dict[str, dict]:
+    """:func:`rebuild_model` for several indications, up to ``parallel`` at once, each in a process of its own
+    (one GPU trains several of these small networks at once, each process feeding it patches from the CPU).
+
+    Each indication's work folder is its own, so runs do not share files. A failed indication does not stop the
+    others; once all have ended, the failures are raised together with what each one said. Returns each
+    indication's held-out summary. ``worker(indication, kwargs)`` runs in the child (module level, for spawn)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    check_parallel(parallel)
+    results, failures = {}, {}
+    context = multiprocessing.get_context("spawn")   # CUDA cannot be used in a forked child
+    with ProcessPoolExecutor(max_workers=min(parallel, len(indications)), mp_context=context) as pool:
+        futures = {pool.submit(worker, name, kwargs): name for name in indications}
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                results[name] = future.result()
+            except Exception as error:  # noqa: BLE001 - reported with the others below
+                failures[name] = f"{type(error).__name__}: {error}"
+                log(f"[{name}] failed: {failures[name]}")
+    if failures:
+        done = ", ".join(sorted(results)) or "none"
+        raise NetZeroAICTError("; ".join(f"{name}: {why}" for name, why in sorted(failures.items())),
+                               where=f"models --parallel: {len(failures)} of {len(indications)} indications failed",
+                               hint=f"installed: {done}; run the failed ones again")
+    return {name: results[name] for name in indications}
+
+
 def _install_dir(install_dir) -> Path:
     return Path(install_dir) if install_dir else REPO_DIR / "Resources" / "Models"
 
