@@ -248,10 +248,13 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
 #: organ patches without the mining gave Dice 0.88 but non-vessel MAE 11.0 HU and 69 mL. Pulmonary without flips
 #: with organ false contrast (loss and mining), 34 min: false contrast 89 / 21 -> 46 / 12 mL per case (the left
 #: heart's blood pool 67-136 -> 41-49 mL on the three worst cases), Dice 0.80 / 0.90 -> 0.83 / 0.92, non-vessel MAE
-#: 4.5 -> 3.5 HU, at a darker lumen (MAE 74 / 33 -> 76 / 42 HU).
+#: 4.5 -> 3.5 HU, at a darker lumen (MAE 74 / 33 -> 76 / 42 HU). Coronary with 8 patches per step instead of 2,
+#: 55 min on this CPU (587 epochs, a quarter of the steps): Dice 0.87 -> 0.90, false contrast 36 -> 30 mL per case,
+#: non-vessel MAE 8.1 -> 7.8 HU; 5.5 min on one GPU with the same batch gave the same (0.90, 28 mL, 7.4 HU).
 RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5},
                                          "coronary": {"false_contrast_weight": 0.0, "flip_axes": (),
-                                                      "organ_fraction": 0.2, "organ_false_contrast": True},
+                                                      "organ_fraction": 0.2, "organ_false_contrast": True,
+                                                      "batch_size": 8},
                                          "aorta": {"organ_fraction": 0.2, "organ_false_contrast": True,
                                                    "flip_axes": ()},
                                          "pulmonary": {"organ_fraction": 0.15, "flip_axes": (),
