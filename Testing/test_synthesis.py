@@ -1182,6 +1182,9 @@ def test_models_cli_parallel(monkeypatch, tmp_path, capsys):
     with pytest.raises(ZeroDivisionError):
         main(["models", "--indication", "limb", "--parallel", "3", "--work", str(tmp_path)])
     assert seen.pop()[0] == "limb"
+    with pytest.raises(ZeroDivisionError):
+        main(["models", "--indication", "aorta", "--indication", "limb", "--parallel", "1", "--work", str(tmp_path)])
+    assert seen.pop()[0] == "aorta" and not seen
     assert main(["models", "--all", "--parallel", "0", "--work", str(tmp_path)]) == 2
     assert "--parallel: 0 indications at once" in capsys.readouterr().err and not seen
 
