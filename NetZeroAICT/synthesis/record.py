@@ -77,9 +77,11 @@ class GpuEnergyCounter:
     def __init__(self, device: str = "cuda"):
         self.name = None
         self._read = None
+        self._shutdown = None
         try:
             import pynvml
             pynvml.nvmlInit()
+            self._shutdown = pynvml.nvmlShutdown    # NVML counts its inits: each one is matched by close()
             which = _cuda_index(device)
             handle = (pynvml.nvmlDeviceGetHandleByIndex(int(which)) if which.isdigit()
                       else pynvml.nvmlDeviceGetHandleByUUID(which))
@@ -97,6 +99,15 @@ class GpuEnergyCounter:
             return self._read()
         except Exception:  # noqa: BLE001
             return None
+
+    def close(self) -> None:
+        """Release NVML (once); ``read()`` is None from then on."""
+        shutdown, self._shutdown, self._read = self._shutdown, None, None
+        if shutdown is not None:
+            try:
+                shutdown()
+            except Exception:  # noqa: BLE001 - releasing is best effort
+                pass
 
 
 class EnergyMeter:
@@ -136,6 +147,7 @@ class EnergyMeter:
         result = {"energy_wh": energy_wh, "method": method, "cpu_time_s": cpu_s, "wall_s": wall}
         if self._gpu is not None:
             mj1 = self._gpu.read()
+            self._gpu.close()
             if self._gpu_mj0 is not None and mj1 is not None and mj1 >= self._gpu_mj0:
                 gpu_wh = (mj1 - self._gpu_mj0) / 3.6e6
                 result["method"] += (f" + GPU measured: NVML energy counter of the {self._gpu.name}, the whole GPU "
