@@ -264,10 +264,13 @@ class _FakeNvml:
     """Stands in for ``pynvml``: an energy counter that rises 7.2 J (2 mWh) per read, on the GPUs it knows."""
 
     def __init__(self, uuids=("GPU-a", "GPU-b")):
-        self.uuids, self.mj, self.asked = list(uuids), 1000.0, []
+        self.uuids, self.mj, self.asked, self.inits = list(uuids), 1000.0, [], 0
 
     def nvmlInit(self):
-        pass
+        self.inits += 1
+
+    def nvmlShutdown(self):
+        self.inits -= 1
 
     def nvmlDeviceGetHandleByIndex(self, index):
         self.asked.append(index)
@@ -309,6 +312,7 @@ def test_gpu_energy_is_measured_through_nvml_where_it_can_be_read(monkeypatch):
     energy = EnergyMeter(FootprintSettings(gpu_w=360.0), "cuda").start().stop(0.5)
     assert "GPU estimated (NVML energy counter not readable): 360 W" in energy["method"]
     assert energy["gpu_energy_wh"] == pytest.approx(360.0 * energy["wall_s"] / 3600.0)
+    assert fake.inits == 0    # every run released NVML, the one that did not find its GPU too
     monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert "GPU estimated" in EnergyMeter(FootprintSettings(), "cuda").start().stop(0.5)["method"]
@@ -863,7 +867,7 @@ def test_hard_negative_mining_finds_false_contrast_and_sampler_draws_it(tmp_path
     import torch
 
     from NetZeroAICT.synthesis.training import mine_hard_negatives, new_card
-    from NetZeroAICT.synthesis.training_data import PatchSampler, load_training_case
+    from NetZeroAICT.synthesis.training_data import PatchSampler, beside_lumen, load_training_case
 
     ncct, cta, lumen, body = tube_pair(5)
     z, y, x = np.indices(ncct.voxels.shape)
@@ -908,6 +912,11 @@ def test_hard_negative_mining_finds_false_contrast_and_sampler_draws_it(tmp_path
         assert mined[vein].mean() >= 0.99 and not (mined & organ).any()
         inner = ndimage.binary_erosion(liver)
         assert (mined[inner].mean() >= 0.99) if organs else not (mined & liver).any()
+    # with a band of 2 voxels beside the lumen nothing there is mined; the vein, 3 or more away, still is
+    (points,) = mine_hard_negatives(BloodDetector(), [case], card, "cpu", band=2)
+    mined = np.zeros(case.lumen.shape, dtype=bool)
+    mined[tuple(points.T)] = True
+    assert mined[vein].mean() >= 0.99 and not (mined & beside_lumen(case.weight, 2)).any()
 
     sampler = PatchSampler([case], (16, 16, 16), vessel_fraction=0.0, blood_like_fraction=1.0, hard_fraction=1.0)
     sampler.set_hard_negatives(0, np.array([[20, 24, 30]]))
@@ -1291,6 +1300,37 @@ def test_false_contrast_costs_like_missed_contrast():
     small = target.clone()
     small[0, 0, 6, 6, 6] = 0.05             # below the margin: an ordinary tissue error
     assert loss(small, 1.0) == pytest.approx(loss(small, 0.0))
+
+
+def test_false_contrast_band_spares_the_spill_beside_the_lumen():
+    """With ``false_contrast_band`` 2, a tissue voxel 2 voxels beside the near-lumen voxels, enhanced, is an
+    ordinary tissue error, while one 3 voxels away still costs like missed contrast; the numpy and torch forms of
+    the band agree."""
+    import torch
+
+    from NetZeroAICT.synthesis.training import enhancement_loss
+    from NetZeroAICT.synthesis.training_data import LUMEN_WEIGHT, beside_lumen
+
+    target = torch.zeros(1, 1, 12, 12, 12)
+    weight = torch.ones_like(target)
+    target[0, 0, 5:7, 5:7, 1:11] = 1.0                  # a thin artery along x
+    weight[0, 0, 4:8, 4:8, 0:12] = 1 + LUMEN_WEIGHT      # near the lumen: the lumen grown by one
+
+    def loss(pred, band):
+        return float(enhancement_loss(pred, target, weight, gradient_weight=0.0, false_contrast_weight=1.0,
+                                      false_contrast_band=band))
+
+    spill = target.clone()
+    spill[0, 0, 9, 5, 5] = 1.0                          # 2 voxels beyond the near-lumen voxels (z 4–7)
+    far = target.clone()
+    far[0, 0, 10, 5, 5] = 1.0                           # 3 voxels beyond
+    assert loss(spill, 2) < loss(spill, 0) / 5
+    assert loss(far, 2) == pytest.approx(loss(far, 0), rel=1e-6)
+    assert loss(spill, 0) == pytest.approx(loss(far, 0), rel=1e-6)
+    grown = beside_lumen(weight, 2)[0, 0].numpy()
+    assert np.array_equal(grown, beside_lumen(weight[0, 0].numpy(), 2))
+    assert grown[9, 5, 5] and not grown[10, 5, 5] and grown[2, 2, 0] and not grown[1, 5, 5]
+    assert np.array_equal(beside_lumen(weight[0, 0].numpy(), 0), weight[0, 0].numpy() > LUMEN_WEIGHT)
 
 
 def test_organ_false_contrast_costs_like_missed_contrast_only_when_asked():

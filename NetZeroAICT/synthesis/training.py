@@ -26,7 +26,7 @@ from .model_card import ModelCard, save_model
 from .network import (architecture_preset, build_network, card_slab_voxels, default_architecture, network_stride,
                       window_channels_torch)
 from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, ORGAN_SHOWN_HU, PatchSampler,
-                            away_from_lumen, coarse_z_factors, load_training_case,
+                            away_from_lumen, beside_lumen, coarse_z_factors, load_training_case,
                             read_manifest)
 
 #: Per-indication model spacing (mm), the phantoms' own spacing: coarse enough for 2 CPU cores, fine enough
@@ -50,7 +50,8 @@ FALSE_CONTRAST_MARGIN = 0.1
 
 
 def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_weight: float = 1.0,
-                     false_contrast_weight: float = 0.0, organ_false_contrast: bool = False):
+                     false_contrast_weight: float = 0.0, organ_false_contrast: bool = False,
+                     false_contrast_band: int = 0):
     """Vessel-weighted L1 + MSE of the enhancement + gradient L1; tensors (B, 1, z, y, x), the enhancement in
     network units.
 
@@ -68,6 +69,9 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     With ``organ_false_contrast`` the voxels of enhancing organs away from the lumen
     (:func:`~NetZeroAICT.synthesis.training_data.away_from_lumen`) count too: otherwise a liver made arterial
     costs only an organ voxel's share of the vessel weight (3/13), however far above its target it goes.
+    ``false_contrast_band`` (voxels) leaves the tissue that close to the near-lumen voxels out of that: there a
+    blurred thin artery spills over, and counting the spill as false contrast teaches the network to leave thin
+    arteries out.
     """
     import torch
 
@@ -81,6 +85,8 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     w = torch.where(vessel, weight / weight.amax().clamp_min(1.0) * factor, torch.ones_like(weight))
     if false_contrast_weight > 0:
         away = away_from_lumen(weight) if organ_false_contrast else ~vessel
+        if false_contrast_band > 0:
+            away = away & ~beside_lumen(weight, false_contrast_band)
         false = away & (error.detach() > FALSE_CONTRAST_MARGIN)
         w = torch.where(false, torch.full_like(w, max(1.0, false_contrast_weight * factor)), w)
     loss = (w * per_voxel).sum() / w.sum()
@@ -128,7 +134,8 @@ def validation_metrics(network, crops, card: ModelCard, device: str) -> dict:
 HARD_NEGATIVE_HU = 50.0
 
 
-def mine_hard_negatives(network, cases, card: ModelCard, device: str, organs: bool = False) -> list[np.ndarray]:
+def mine_hard_negatives(network, cases, card: ModelCard, device: str, organs: bool = False,
+                        band: int = 0) -> list[np.ndarray]:
     """Per training case, the voxels (n, 3; z, y, x) away from the vessels and enhancing organs (loss weight 1)
     where the network, run as the engine runs it (whole case, no TTA, gated), synthesises at least
     :data:`HARD_NEGATIVE_HU` more enhancement than the target: false contrast in an unopacified vein, a fat
@@ -140,13 +147,17 @@ def mine_hard_negatives(network, cases, card: ModelCard, device: str, organs: bo
     found 7–10 M such voxels in 10 cases (the myocardium, which an NCCT does not tell from the blood pool, holds
     about 0.7 M per case and was the largest error on a held-out case), so those patches gathered on the heart.
     With ``organs`` the voxels of enhancing organs away from the lumen where it synthesises that much false
-    contrast count too (a fatty liver made arterial); still only false contrast, never missed enhancement."""
+    contrast count too (a fatty liver made arterial); still only false contrast, never missed enhancement.
+    ``band``: voxels within this many of the near-lumen ones are not mined (:func:`enhancement_loss`'s
+    ``false_contrast_band``)."""
     was_training = network.training
     network.eval()
     found = []
     for case in cases:
         pred = _gated_prediction(network, case, card, device)
         away = away_from_lumen(case.weight) if organs else case.weight <= 1.0
+        if band > 0:
+            away &= ~beside_lumen(case.weight, band)
         false = (pred - case.enhancement_hu > HARD_NEGATIVE_HU) & away
         found.append(np.argwhere(false))
     network.train(was_training)
@@ -223,7 +234,8 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 #: with the overrides of :data:`RECIPE_BY_INDICATION` (:func:`recipe`).
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
-          "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False}
+          "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False,
+          "false_contrast_band": 0}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement on
 #: held-out phantoms). Neck & brain: weight 0.5 gave lumen MAE 109 HU against 119 HU with 1, Dice 0.82 either way.
 #: Coronary: a 30-min run with weight 1 gave lumen MAE 77 / 71 HU and non-vessel MAE 19.8 HU, against 62 / 38 and
@@ -306,7 +318,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           threads: int | None = None, normalise: bool = True,
           flip_axes: tuple[int, ...] = RECIPE["flip_axes"],
           organ_fraction: float = RECIPE["organ_fraction"],
-          organ_false_contrast: bool = RECIPE["organ_false_contrast"]) -> ModelCard:
+          organ_false_contrast: bool = RECIPE["organ_false_contrast"],
+          false_contrast_band: int = RECIPE["false_contrast_band"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -321,7 +334,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     ``organ_fraction``: share of the patches centred in a liver or spleen shown at another density
     (:class:`~NetZeroAICT.synthesis.training_data.PatchSampler`). ``organ_false_contrast``: false contrast in
     enhancing organs counts in the loss and in hard-negative mining as it does in tissue
-    (:func:`enhancement_loss`, :func:`mine_hard_negatives`).
+    (:func:`enhancement_loss`, :func:`mine_hard_negatives`). ``false_contrast_band``: tissue within this many
+    voxels of the near-lumen voxels is left out of both.
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -403,7 +417,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     hard_total = None
 
     def mine() -> int:
-        found = mine_hard_negatives(network, train_cases, card, device, organs=organ_false_contrast)
+        found = mine_hard_negatives(network, train_cases, card, device, organs=organ_false_contrast,
+                                    band=false_contrast_band)
         for index, points in enumerate(found):
             sampler.set_hard_negatives(index, points)
         return int(sum(len(p) for p in found))
@@ -441,7 +456,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                 pred = network(window_channels_torch(hu, card.windows_hu).contiguous(memory_format=memory_format))
                 loss = enhancement_loss(pred.float(), target if normalise else target / card.enhancement_scale_hu,
                                         weight, false_contrast_weight=false_contrast_weight,
-                                        organ_false_contrast=organ_false_contrast)
+                                        organ_false_contrast=organ_false_contrast,
+                                        false_contrast_band=false_contrast_band)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -490,8 +506,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                         + ("time budget" if max_minutes else "planned epochs")),
         "best_epoch": best["epoch"], "loss": f"vessel-weighted L1 + MSE (vessel class = {VESSEL_SHARE:.0%} of each batch's loss, per-voxel weight {VESSEL_WEIGHT_RANGE[0]:g}–{VESSEL_WEIGHT_RANGE[1]:g}) + 0.5 × gradient L1"
                 + (f"; {false_where} with false contrast (> {FALSE_CONTRAST_MARGIN:g} of the lumen enhancement above "
-                   f"the target) weigh {false_contrast_weight:g} × the vessel weight" if false_contrast_weight else ""),
-        "false_contrast_weight": false_contrast_weight,
+                   f"the target) weigh {false_contrast_weight:g} × the vessel weight"
+                   + (f", except within {false_contrast_band} voxel(s) of the lumen grown by one"
+                      if false_contrast_band else "") if false_contrast_weight else ""),
+        "false_contrast_weight": false_contrast_weight, "false_contrast_band": false_contrast_band,
         "target": "CTA − NCCT, kept inside lumen/enhancing masks dilated by 2 voxels (noise elsewhere set to 0)"
                   + (", divided by the case's lumen enhancement (median inside the lumen eroded by 1 voxel)"
                      if normalise else ""),

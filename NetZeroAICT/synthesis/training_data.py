@@ -123,6 +123,19 @@ def away_from_lumen(weight):
     return weight < 1.0 + LUMEN_WEIGHT
 
 
+def beside_lumen(weight, band: int):
+    """The voxels within ``band`` voxels (a cube, per axis) of the near-lumen voxels of a ``weight`` map, those
+    included. ``weight``: numpy (z, y, x) or torch (B, 1, z, y, x). ``band`` 0: the near-lumen voxels only."""
+    near = weight >= 1.0 + LUMEN_WEIGHT
+    if band <= 0:
+        return near
+    if isinstance(weight, np.ndarray):
+        return ndimage.maximum_filter(near.astype(np.uint8), size=2 * band + 1, mode="constant") > 0
+    import torch
+
+    return torch.nn.functional.max_pool3d(near.float(), 2 * band + 1, stride=1, padding=band) > 0
+
+
 def load_training_case(folder, spacing_mm: float, clean_target: bool = True,
                        organs: bool = False) -> TrainingCase:
     """Read one case folder and bring it to the model spacing.
