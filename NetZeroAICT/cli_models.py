@@ -37,6 +37,10 @@ def register(subparsers) -> None:
                    help="voxels beside the lumen (grown by one) where enhancement is not counted as false contrast, "
                         "in the loss or the mining: where a thin artery's blur spills (default: the indication's "
                         "recipe)")
+    t.add_argument("--false-contrast-band-margin", type=float,
+                   help="in that band, enhancement above the target by more than this share of the lumen enhancement "
+                        "counts as false contrast after all (default: the indication's recipe; none: the band is "
+                        "left out entirely)")
     t.add_argument("--coarse-fraction", type=float,
                    help="share (0-1) of the patches shown as a thick-slice scan (3-4.5 mm slices) shows them "
                         "(default: the indication's recipe)")
@@ -105,6 +109,8 @@ def _train(args) -> int:
         args.false_contrast_weight = recipe(args.indication)["false_contrast_weight"]
     if args.false_contrast_band is None:
         args.false_contrast_band = recipe(args.indication)["false_contrast_band"]
+    if args.false_contrast_band_margin is None:
+        args.false_contrast_band_margin = recipe(args.indication)["false_contrast_band_margin"]
     if args.coarse_fraction is None:
         args.coarse_fraction = recipe(args.indication)["coarse_fraction"]
     if args.architecture is None:
@@ -121,6 +127,7 @@ def _train(args) -> int:
                  false_contrast_weight=args.false_contrast_weight, coarse_fraction=args.coarse_fraction,
                  architecture=args.architecture, seed=args.seed, organ_fraction=args.organ_fraction,
                  organ_false_contrast=organ_false_contrast, false_contrast_band=args.false_contrast_band,
+                 false_contrast_band_margin=args.false_contrast_band_margin,
                  device=resolve_device(args.device), spacing_mm=args.spacing, max_minutes=args.max_minutes,
                  resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))

@@ -7,6 +7,7 @@ not depend on the shipped models; tests of the shipped models are in test_synthe
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import threading
 
@@ -917,6 +918,14 @@ def test_hard_negative_mining_finds_false_contrast_and_sampler_draws_it(tmp_path
     mined = np.zeros(case.lumen.shape, dtype=bool)
     mined[tuple(points.T)] = True
     assert mined[vein].mean() >= 0.99 and not (mined & beside_lumen(case.weight, 2)).any()
+    # with a margin, false enhancement in the band is mined where it is above that share of the lumen's
+    spill = beside_lumen(case.weight, 2) & (case.weight <= 1.0)
+    painted = dataclasses.replace(case, ncct_hu=np.where(spill, 40.0, case.ncct_hu).astype(np.float32))
+    for margin, expected in ((None, False), (0.1, True), (5.0, False)):
+        (points,) = mine_hard_negatives(BloodDetector(), [painted], card, "cpu", band=2, band_margin=margin)
+        mined = np.zeros(case.lumen.shape, dtype=bool)
+        mined[tuple(points.T)] = True
+        assert (mined & spill).any() == expected and mined[vein].mean() >= 0.99
 
     sampler = PatchSampler([case], (16, 16, 16), vessel_fraction=0.0, blood_like_fraction=1.0, hard_fraction=1.0)
     sampler.set_hard_negatives(0, np.array([[20, 24, 30]]))
@@ -1327,6 +1336,17 @@ def test_false_contrast_band_spares_the_spill_beside_the_lumen():
     assert loss(spill, 2) < loss(spill, 0) / 5
     assert loss(far, 2) == pytest.approx(loss(far, 0), rel=1e-6)
     assert loss(spill, 0) == pytest.approx(loss(far, 0), rel=1e-6)
+    # with a margin the band tolerates a faint spill only: above the margin it is false contrast again
+
+    def with_margin(pred):
+        return float(enhancement_loss(pred, target, weight, gradient_weight=0.0, false_contrast_weight=1.0,
+                                      false_contrast_band=2, false_contrast_band_margin=0.25))
+
+    faint = target.clone()
+    faint[0, 0, 9, 5, 5] = 0.2
+    assert with_margin(faint) == pytest.approx(loss(faint, 2), rel=1e-6) and with_margin(faint) < loss(faint, 0)
+    assert with_margin(spill) == pytest.approx(loss(spill, 0), rel=1e-6)
+    assert with_margin(far) == pytest.approx(loss(far, 0), rel=1e-6)
     grown = beside_lumen(weight, 2)[0, 0].numpy()
     assert np.array_equal(grown, beside_lumen(weight[0, 0].numpy(), 2))
     assert grown[9, 5, 5] and not grown[10, 5, 5] and grown[2, 2, 0] and not grown[1, 5, 5]

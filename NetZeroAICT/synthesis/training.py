@@ -51,7 +51,7 @@ FALSE_CONTRAST_MARGIN = 0.1
 
 def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_weight: float = 1.0,
                      false_contrast_weight: float = 0.0, organ_false_contrast: bool = False,
-                     false_contrast_band: int = 0):
+                     false_contrast_band: int = 0, false_contrast_band_margin: float | None = None):
     """Vessel-weighted L1 + MSE of the enhancement + gradient L1; tensors (B, 1, z, y, x), the enhancement in
     network units.
 
@@ -71,7 +71,9 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     costs only an organ voxel's share of the vessel weight (3/13), however far above its target it goes.
     ``false_contrast_band`` (voxels) leaves the tissue that close to the near-lumen voxels out of that: there a
     blurred thin artery spills over, and counting the spill as false contrast teaches the network to leave thin
-    arteries out.
+    arteries out. With ``false_contrast_band_margin`` the spill there counts again above that margin (a share of
+    the lumen enhancement; e.g. 0.25 keeps a spill below the Dice's 150 HU): a faint halo is free, a false lumen
+    is not.
     """
     import torch
 
@@ -85,9 +87,13 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     w = torch.where(vessel, weight / weight.amax().clamp_min(1.0) * factor, torch.ones_like(weight))
     if false_contrast_weight > 0:
         away = away_from_lumen(weight) if organ_false_contrast else ~vessel
+        over = error.detach()
+        false = away & (over > FALSE_CONTRAST_MARGIN)
         if false_contrast_band > 0:
-            away = away & ~beside_lumen(weight, false_contrast_band)
-        false = away & (error.detach() > FALSE_CONTRAST_MARGIN)
+            spill = beside_lumen(weight, false_contrast_band)
+            false = false & ~spill
+            if false_contrast_band_margin is not None:
+                false = false | (away & spill & (over > false_contrast_band_margin))
         w = torch.where(false, torch.full_like(w, max(1.0, false_contrast_weight * factor)), w)
     loss = (w * per_voxel).sum() / w.sum()
     grad = 0.0
@@ -135,7 +141,7 @@ HARD_NEGATIVE_HU = 50.0
 
 
 def mine_hard_negatives(network, cases, card: ModelCard, device: str, organs: bool = False,
-                        band: int = 0) -> list[np.ndarray]:
+                        band: int = 0, band_margin: float | None = None) -> list[np.ndarray]:
     """Per training case, the voxels (n, 3; z, y, x) away from the vessels and enhancing organs (loss weight 1)
     where the network, run as the engine runs it (whole case, no TTA, gated), synthesises at least
     :data:`HARD_NEGATIVE_HU` more enhancement than the target: false contrast in an unopacified vein, a fat
@@ -148,17 +154,22 @@ def mine_hard_negatives(network, cases, card: ModelCard, device: str, organs: bo
     about 0.7 M per case and was the largest error on a held-out case), so those patches gathered on the heart.
     With ``organs`` the voxels of enhancing organs away from the lumen where it synthesises that much false
     contrast count too (a fatty liver made arterial); still only false contrast, never missed enhancement.
-    ``band``: voxels within this many of the near-lumen ones are not mined (:func:`enhancement_loss`'s
-    ``false_contrast_band``)."""
+    ``band``: voxels within this many of the near-lumen ones are not mined, or with ``band_margin`` only where
+    the false enhancement there is above that share of the case's lumen enhancement (and
+    :data:`HARD_NEGATIVE_HU`) (:func:`enhancement_loss`'s ``false_contrast_band`` and its margin)."""
     was_training = network.training
     network.eval()
     found = []
     for case in cases:
         pred = _gated_prediction(network, case, card, device)
         away = away_from_lumen(case.weight) if organs else case.weight <= 1.0
+        over = pred - case.enhancement_hu
+        false = (over > HARD_NEGATIVE_HU) & away
         if band > 0:
-            away &= ~beside_lumen(case.weight, band)
-        false = (pred - case.enhancement_hu > HARD_NEGATIVE_HU) & away
+            spill = beside_lumen(case.weight, band)
+            false &= ~spill
+            if band_margin is not None:
+                false |= away & spill & (over > max(HARD_NEGATIVE_HU, band_margin * case.lumen_enhancement_hu))
         found.append(np.argwhere(false))
     network.train(was_training)
     return found
@@ -235,7 +246,7 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
           "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False,
-          "false_contrast_band": 0}
+          "false_contrast_band": 0, "false_contrast_band_margin": None}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement on
 #: held-out phantoms). Neck & brain: weight 0.5 gave lumen MAE 109 HU against 119 HU with 1, Dice 0.82 either way.
 #: Coronary: a 30-min run with weight 1 gave lumen MAE 77 / 71 HU and non-vessel MAE 19.8 HU, against 62 / 38 and
@@ -319,7 +330,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           flip_axes: tuple[int, ...] = RECIPE["flip_axes"],
           organ_fraction: float = RECIPE["organ_fraction"],
           organ_false_contrast: bool = RECIPE["organ_false_contrast"],
-          false_contrast_band: int = RECIPE["false_contrast_band"]) -> ModelCard:
+          false_contrast_band: int = RECIPE["false_contrast_band"],
+          false_contrast_band_margin: float | None = RECIPE["false_contrast_band_margin"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -335,7 +347,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     (:class:`~NetZeroAICT.synthesis.training_data.PatchSampler`). ``organ_false_contrast``: false contrast in
     enhancing organs counts in the loss and in hard-negative mining as it does in tissue
     (:func:`enhancement_loss`, :func:`mine_hard_negatives`). ``false_contrast_band``: tissue within this many
-    voxels of the near-lumen voxels is left out of both.
+    voxels of the near-lumen voxels is left out of both, or with ``false_contrast_band_margin`` counts only
+    above that margin.
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -418,7 +431,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
 
     def mine() -> int:
         found = mine_hard_negatives(network, train_cases, card, device, organs=organ_false_contrast,
-                                    band=false_contrast_band)
+                                    band=false_contrast_band, band_margin=false_contrast_band_margin)
         for index, points in enumerate(found):
             sampler.set_hard_negatives(index, points)
         return int(sum(len(p) for p in found))
@@ -457,7 +470,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                 loss = enhancement_loss(pred.float(), target if normalise else target / card.enhancement_scale_hu,
                                         weight, false_contrast_weight=false_contrast_weight,
                                         organ_false_contrast=organ_false_contrast,
-                                        false_contrast_band=false_contrast_band)
+                                        false_contrast_band=false_contrast_band,
+                                        false_contrast_band_margin=false_contrast_band_margin)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -507,9 +521,12 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "best_epoch": best["epoch"], "loss": f"vessel-weighted L1 + MSE (vessel class = {VESSEL_SHARE:.0%} of each batch's loss, per-voxel weight {VESSEL_WEIGHT_RANGE[0]:g}–{VESSEL_WEIGHT_RANGE[1]:g}) + 0.5 × gradient L1"
                 + (f"; {false_where} with false contrast (> {FALSE_CONTRAST_MARGIN:g} of the lumen enhancement above "
                    f"the target) weigh {false_contrast_weight:g} × the vessel weight"
-                   + (f", except within {false_contrast_band} voxel(s) of the lumen grown by one"
+                   + ((f", except within {false_contrast_band} voxel(s) of the lumen grown by one"
+                       + (f" where it is at most {false_contrast_band_margin:g} above the target"
+                          if false_contrast_band_margin is not None else ""))
                       if false_contrast_band else "") if false_contrast_weight else ""),
         "false_contrast_weight": false_contrast_weight, "false_contrast_band": false_contrast_band,
+        "false_contrast_band_margin": false_contrast_band_margin,
         "target": "CTA − NCCT, kept inside lumen/enhancing masks dilated by 2 voxels (noise elsewhere set to 0)"
                   + (", divided by the case's lumen enhancement (median inside the lumen eroded by 1 voxel)"
                      if normalise else ""),
