@@ -39,8 +39,8 @@ def register(subparsers) -> None:
                         "recipe)")
     t.add_argument("--false-contrast-band-margin", type=float,
                    help="in that band, enhancement above the target by more than this share of the lumen enhancement "
-                        "counts as false contrast after all (default: the indication's recipe; none: the band is "
-                        "left out entirely)")
+                        "counts as false contrast after all (default: the indication's recipe; unset, the band is "
+                        "left out of it entirely)")
     t.add_argument("--coarse-fraction", type=float,
                    help="share (0-1) of the patches shown as a thick-slice scan (3-4.5 mm slices) shows them "
                         "(default: the indication's recipe)")
