@@ -49,6 +49,20 @@ VESSEL_WEIGHT_RANGE = (11.0, 40.0)
 FALSE_CONTRAST_MARGIN = 0.1
 
 
+def false_contrast_where(over, away, weight, margin: float, band: int = 0, band_threshold: float | None = None):
+    """Where ``over`` (prediction − target; numpy or torch, shaped like ``weight``) is false contrast: ``away``
+    voxels more than ``margin`` above the target. Within ``band`` voxels of the near-lumen voxels
+    (:func:`~NetZeroAICT.synthesis.training_data.beside_lumen`) nothing is, or with ``band_threshold`` only what
+    is above that too."""
+    false = away & (over > margin)
+    if band > 0:
+        spill = beside_lumen(weight, band)
+        false = false & ~spill
+        if band_threshold is not None:
+            false = false | (away & spill & (over > max(margin, band_threshold)))
+    return false
+
+
 def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_weight: float = 1.0,
                      false_contrast_weight: float = 0.0, organ_false_contrast: bool = False,
                      false_contrast_band: int = 0, false_contrast_band_margin: float | None = None):
@@ -87,13 +101,8 @@ def enhancement_loss(pred, target, weight, gradient_weight: float = 0.5, mse_wei
     w = torch.where(vessel, weight / weight.amax().clamp_min(1.0) * factor, torch.ones_like(weight))
     if false_contrast_weight > 0:
         away = away_from_lumen(weight) if organ_false_contrast else ~vessel
-        over = error.detach()
-        false = away & (over > FALSE_CONTRAST_MARGIN)
-        if false_contrast_band > 0:
-            spill = beside_lumen(weight, false_contrast_band)
-            false = false & ~spill
-            if false_contrast_band_margin is not None:
-                false = false | (away & spill & (over > false_contrast_band_margin))
+        false = false_contrast_where(error.detach(), away, weight, FALSE_CONTRAST_MARGIN, false_contrast_band,
+                                     false_contrast_band_margin)
         w = torch.where(false, torch.full_like(w, max(1.0, false_contrast_weight * factor)), w)
     loss = (w * per_voxel).sum() / w.sum()
     grad = 0.0
@@ -163,13 +172,8 @@ def mine_hard_negatives(network, cases, card: ModelCard, device: str, organs: bo
     for case in cases:
         pred = _gated_prediction(network, case, card, device)
         away = away_from_lumen(case.weight) if organs else case.weight <= 1.0
-        over = pred - case.enhancement_hu
-        false = (over > HARD_NEGATIVE_HU) & away
-        if band > 0:
-            spill = beside_lumen(case.weight, band)
-            false &= ~spill
-            if band_margin is not None:
-                false |= away & spill & (over > max(HARD_NEGATIVE_HU, band_margin * case.lumen_enhancement_hu))
+        false = false_contrast_where(pred - case.enhancement_hu, away, case.weight, HARD_NEGATIVE_HU, band,
+                                     None if band_margin is None else band_margin * case.lumen_enhancement_hu)
         found.append(np.argwhere(false))
     network.train(was_training)
     return found
