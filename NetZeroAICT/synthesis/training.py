@@ -251,33 +251,12 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
           "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False,
           "false_contrast_band": 0, "false_contrast_band_margin": None}
-#: Where an indication's shipped model was trained with other settings than :data:`RECIPE` (by measurement on
-#: held-out phantoms). Neck & brain: weight 0.5 gave lumen MAE 109 HU against 119 HU with 1, Dice 0.82 either way.
-#: Coronary: a 30-min run with weight 1 gave lumen MAE 77 / 71 HU and non-vessel MAE 19.8 HU, against 62 / 38 and
-#: 17.9 HU for the shipped model trained without it.
-#: Aorta: organ patches (15 %) halved the false lumen in the fatty livers of the held-out phantoms (191 and 126 mL
-#: -> 86 and 96) and raised Dice from 0.72 to 0.76, at a darker lumen (MAE at the true level 36 -> 45 HU); with
-#: organ false contrast in the loss and in mining as well, the false liver lumen fell to 68 and 59 mL and Dice
-#: rose to 0.82, and with organ patches at 20 % as well to 0.85 (false contrast 35 -> 23 mL per case). Without
-#: flips (so it can tell the aorta, left, from the vena cava, right), on version-4 phantoms whose vena cava is
-#: placed from the aorta: two runs left the real NCCT's vena cava at 144 and 72 HU where the model with flips made
-#: it 364 HU, brighter than the aorta; on the held-out phantoms Dice 0.93 and 0.94 against 0.87 (docs/models.md).
-#: Pulmonary: with them the false liver lumen fell from 206 to 125 mL over the four test cases and Dice rose from
-#: 0.61 / 0.74 to 0.68 / 0.84, while the left heart came out brighter at the default level (221 -> 338 mL). Organ
-#: false contrast as well took the liver's false lumen to 43 mL but the lumen MAE from 75 / 40 to 98 / 57 HU and
-#: Dice to 0.66 / 0.82: not in its recipe. Without flips (the right heart, enhanced, is then not mistaken for
-#: the left), 34 min: Dice 0.82 / 0.91, lumen MAE 74 / 33 HU, false contrast 85 / 21 mL per case, against
-#: 0.68 / 0.84, 75 / 40 and 145 / 51 for the 36-min run with flips. Coronary without flips (the left ventricle's
-#: thick wall and the left and right coronary trees are not mirror images), 55 min: Dice 0.75 -> 0.86, non-vessel
-#: MAE 17.2 -> 9.2 HU, false contrast 113 -> 49 mL per case. With organ patches (20 %) and organ false contrast in
-#: the hard-negative mining as well (the loss has no false-contrast term for coronary), 55 min: Dice 0.86 -> 0.87,
-#: non-vessel MAE 9.2 -> 8.1 HU, false contrast 50 -> 36 mL per case (the fatty liver of one case 60 -> 27 mL);
-#: organ patches without the mining gave Dice 0.88 but non-vessel MAE 11.0 HU and 69 mL. Pulmonary without flips
-#: with organ false contrast (loss and mining), 34 min: false contrast 89 / 21 -> 46 / 12 mL per case (the left
-#: heart's blood pool 67-136 -> 41-49 mL on the three worst cases), Dice 0.80 / 0.90 -> 0.83 / 0.92, non-vessel MAE
-#: 4.5 -> 3.5 HU, at a darker lumen (MAE 74 / 33 -> 76 / 42 HU). Coronary with 8 patches per step instead of 2,
-#: 55 min on this CPU (587 epochs, a quarter of the steps): Dice 0.87 -> 0.90, false contrast 36 -> 30 mL per case,
-#: non-vessel MAE 8.1 -> 7.8 HU; 5.5 min on one GPU with the same batch gave the same (0.90, 28 mL, 7.4 HU).
+#: Where an indication's shipped model was trained with other settings than :data:`RECIPE`, each chosen by
+#: measurement on held-out phantoms. The measurements behind every override are in docs/models.md, under the
+#: indication's section: neck & brain's false-contrast weight ("Neck & brain"); coronary's weight 0, no flips,
+#: organ patches with organ false contrast in the mining, and 8 patches per step ("Coronary"); the aorta's organ
+#: patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena cava"); the
+#: pulmonary organ patches, no flips and organ false contrast ("Pulmonary"). Keep the history there, not here.
 RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5},
                                          "coronary": {"false_contrast_weight": 0.0, "flip_axes": (),
                                                       "organ_fraction": 0.2, "organ_false_contrast": True,
