@@ -36,6 +36,17 @@ def test_shipped_model_card_and_weights(indication):
     assert [r["case"] for r in matched["cases"]] == [r["case"] for r in held_out["cases"]]
 
 
+@pytest.mark.parametrize("indication", list(INDICATIONS))
+def test_make_models_budget_is_the_shipped_models(indication):
+    """``make models`` rebuilds the shipped models: each card's command names the budget it uses by default."""
+    from NetZeroAICT.synthesis.model_zoo import training_budget
+
+    minutes, n_train = training_budget(indication)
+    card = read_card(MODELS / indication)
+    assert f"--minutes {minutes:g} --train-cases {n_train} " in card.training["command"] + " "
+    assert card.training["n_train_cases"] == n_train
+
+
 def test_readme_table_matches_the_cards():
     """The README's model table is generated from the cards (tools/model_table.py) and up to date."""
     import importlib.util

@@ -23,6 +23,23 @@ from .training import CARD_NOTES, recipe, train
 VALIDATION_SEEDS = (10001,)
 TEST_SEED_START = 20001
 
+#: The training budget each shipped model was trained with on this 2-core CPU (its card's ``training.command``):
+#: minutes of training and phantom training cases. ``make models`` (``models --all``) uses it, so it rebuilds the
+#: shipped models, not others; ``--minutes`` and ``--train-cases`` override it. Change it with the model it
+#: describes (a test compares it with every shipped card).
+SHIPPED_BUDGET: dict[str, dict] = {"aorta": {"minutes": 40.0, "train_cases": 10},
+                                   "pulmonary": {"minutes": 34.0, "train_cases": 10},
+                                   "neck_brain": {"minutes": 55.0, "train_cases": 10},
+                                   "limb": {"minutes": 36.0, "train_cases": 10},
+                                   "coronary": {"minutes": 55.0, "train_cases": 10}}
+
+
+def training_budget(indication: str, minutes: float | None = None, n_train: int | None = None) -> tuple[float, int]:
+    """``(minutes, n_train)`` for a rebuild: each one given, or else the shipped model's (:data:`SHIPPED_BUDGET`)."""
+    shipped = SHIPPED_BUDGET[indication]
+    return (float(shipped["minutes"] if minutes is None else minutes),
+            int(shipped["train_cases"] if n_train is None else n_train))
+
 
 def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, log=print, real_cta=()) -> Path:
     """Write (or complete) a phantom dataset folder with a manifest; existing cases are kept.
@@ -201,10 +218,13 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
     return metrics
 
 
-def rebuild_model(indication: str, work_dir="build/models-work", install_dir=None, minutes: float = 30.0,
-                  n_train: int = 12, n_test: int = 4, device: str = "cpu", threads: int | None = 2,
+def rebuild_model(indication: str, work_dir="build/models-work", install_dir=None, minutes: float | None = None,
+                  n_train: int | None = None, n_test: int = 4, device: str = "cpu", threads: int | None = 2,
                   log=print, real_cta=(), resume: bool = False, batch_size: int | None = None) -> ModelCard:
     """Generate data, train for ``minutes``, evaluate on held-out seeds, install; return the final card.
+
+    ``minutes`` and ``n_train`` (phantom training cases) default to the shipped model's budget
+    (:data:`SHIPPED_BUDGET`).
 
     ``batch_size``: patches per training step instead of the recipe's (a GPU takes more per step for about the
     same time: more patches seen within the same minutes).
@@ -212,6 +232,7 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     ``real_cta``: contrast-enhanced CTs added to the training cases (:func:`add_real_cta_cases`). ``resume``: go
     on with the training in ``work_dir`` where an interrupted run stopped (its checkpoint), within the same
     ``minutes`` in all; without a checkpoint the training starts afresh."""
+    minutes, n_train = training_budget(indication, minutes, n_train)
     work = Path(work_dir) / indication
     log(f"[{indication}] phantom dataset: {n_train} training, {len(VALIDATION_SEEDS)} validation, {n_test} test"
         + (f"; {len(real_cta)} real CTA(s) as virtual non-contrast pairs" if real_cta else ""))
