@@ -82,7 +82,7 @@ def register(subparsers) -> None:
     m.add_argument("--install", help="where models go (default: <repo>/Resources/Models)")
     m.add_argument("--minutes", type=float,
                    help="training time per indication, minutes (default: what the shipped model of each "
-                        "indication was trained with, 34-55 min on a 2-core CPU)")
+                        "indication was trained with, 34-95 min on a 2-core CPU)")
     m.add_argument("--train-cases", type=int,
                    help="phantom training cases per indication (default: the shipped model's, 10)")
     m.add_argument("--test-cases", type=int, default=4)
