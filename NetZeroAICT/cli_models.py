@@ -86,6 +86,8 @@ def register(subparsers) -> None:
     m.add_argument("--train-cases", type=int,
                    help="phantom training cases per indication (default: the shipped model's, 10)")
     m.add_argument("--test-cases", type=int, default=4)
+    m.add_argument("--seed", type=int,
+                   help="the training's random seed (default: the shipped model's; 1 for the aorta, else 0)")
     m.add_argument("--real-cta", nargs="+", default=[], metavar="CT",
                    help="contrast-enhanced CTs (files or DICOM folders) of the indication's region, arterial phase: "
                         "each joins the training cases as a virtual non-contrast pair")
@@ -101,6 +103,9 @@ def register(subparsers) -> None:
                         "counts the time it already trained); indications without one start afresh")
     m.add_argument("--evaluate-only", action="store_true",
                    help="do not train: evaluate the installed models on their held-out seeds again, update the cards")
+    m.add_argument("--split", choices=["test", "validation"], default="test",
+                   help="with --evaluate-only: the held-out test phantoms (the card's metrics_held_out, the default) "
+                        "or the validation phantoms 10001-10006 (metrics_validation: for choosing between models)")
     m.set_defaults(func=_models)
 
 
@@ -153,7 +158,10 @@ def _models(args) -> int:
     model_zoo.check_parallel(args.parallel)
     settings = dict(work_dir=args.work, install_dir=args.install, minutes=args.minutes, n_train=args.train_cases,
                     n_test=args.test_cases, device=resolve_device(args.device), threads=args.threads,
-                    real_cta=args.real_cta, resume=args.resume, batch_size=args.batch_size)
+                    real_cta=args.real_cta, resume=args.resume, batch_size=args.batch_size, seed=args.seed)
+    if args.split != "test" and not args.evaluate_only:
+        raise NetZeroAICTError("--split chooses what --evaluate-only evaluates on", where="--split",
+                               hint="add --evaluate-only, or leave --split out (a rebuild evaluates on the test seeds)")
     if args.parallel > 1 and len(names) > 1 and not args.evaluate_only:
         summaries = model_zoo.rebuild_models_parallel(names, args.parallel, **settings)
         for name in names:
@@ -162,7 +170,7 @@ def _models(args) -> int:
     for name in names:
         if args.evaluate_only:
             model_zoo.reevaluate_model(name, work_dir=args.work, install_dir=args.install, n_test=args.test_cases,
-                                       device=settings["device"])
+                                       device=settings["device"], split=args.split)
             continue
         card = model_zoo.rebuild_model(name, **settings)
         print(f"{name}: {card.metrics_held_out.get('summary', card.metrics_held_out)}", flush=True)

@@ -1074,6 +1074,20 @@ def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phanto
         card.training["dataset"]["generator_version"]
     assert installed.metrics_held_out["test_seeds"] == [20001]
     assert seen["resume"] is False and not seen["had_checkpoint"]
+    # the shipped aorta model's seed by default, and the card's command says which
+    assert seen["seed"] == model_zoo.shipped_seed("aorta") == 1 and "--seed 1 " in seen["command"] + " "
+
+    # the validation phantoms: their own metrics in the card, the held-out ones untouched
+    held_out = installed.metrics_held_out
+    validated = model_zoo.reevaluate_model("aorta", tmp_path / "work", tmp_path / "models", log=lambda *_: None,
+                                           split="validation")
+    assert validated.metrics_validation["validation_seeds"] == list(model_zoo.SELECTION_SEEDS)
+    assert [row["case"] for row in validated.metrics_validation["cases"]] == \
+        [f"aorta_{seed:05d}" for seed in range(10001, 10007)]
+    assert not set(model_zoo.SELECTION_SEEDS) & set(held_out["test_seeds"])
+    assert read_card(tmp_path / "models" / "aorta").metrics_held_out == held_out
+    with pytest.raises(NetZeroAICTError, match="unknown split"):
+        model_zoo.reevaluate_model("aorta", tmp_path / "work", tmp_path / "models", split="train")
 
     # an interrupted run (a checkpoint in the work folder) goes on with --resume instead of starting afresh
     model_dir = tmp_path / "work" / "aorta" / "model"
@@ -1085,8 +1099,9 @@ def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phanto
     assert seen["resume"] is True and seen["had_checkpoint"]
     assert "--resume" in seen["command"]
     model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", minutes=0.1, n_train=1, n_test=1,
-                            log=lambda *_: None)   # without --resume the checkpoint goes: a fresh start
+                            log=lambda *_: None, seed=0)   # without --resume the checkpoint goes: a fresh start
     assert seen["resume"] is False and not seen["had_checkpoint"]
+    assert seen["seed"] == 0 and "--seed" not in seen["command"]
     assert seen["batch_size"] == training.RECIPE["batch_size"] and "--batch-size" not in seen["command"]
     # a GPU run: more patches per step, and the card's command says so (its evaluation is not run here)
     monkeypatch.setattr(model_zoo, "reevaluate_model", lambda *args: read_card(tmp_path / "models" / "aorta"))
@@ -1140,14 +1155,22 @@ def test_models_cli_passes_resume(monkeypatch, tmp_path):
         pass
 
     def fake_rebuild(name, **kwargs):
-        seen.append((name, kwargs["resume"], kwargs["minutes"]))
+        seen.append((name, kwargs["resume"], kwargs["minutes"], kwargs["seed"]))
         raise Stop
 
     monkeypatch.setattr(model_zoo, "rebuild_model", fake_rebuild)
-    for extra, resume in (([], False), (["--resume"], True)):
+    for extra, resume, seed in (([], False, None), (["--resume"], True, None), (["--seed", "3"], False, 3)):
         with pytest.raises(Stop):
             main(["models", "--indication", "limb", "--minutes", "5", "--work", str(tmp_path), *extra])
-        assert seen.pop() == ("limb", resume, 5.0)
+        assert seen.pop() == ("limb", resume, 5.0, seed)
+    # --split says what --evaluate-only evaluates on; with a rebuild it is refused before anything runs
+    assert main(["models", "--indication", "limb", "--work", str(tmp_path), "--split", "validation"]) == 2
+    assert seen == []
+    splits = []
+    monkeypatch.setattr(model_zoo, "reevaluate_model", lambda name, **kw: splits.append((name, kw["split"])))
+    main(["models", "--indication", "limb", "--work", str(tmp_path), "--evaluate-only", "--split", "validation"])
+    main(["models", "--indication", "aorta", "--work", str(tmp_path), "--evaluate-only"])
+    assert splits == [("limb", "validation"), ("aorta", "test")]
 
 
 def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeypatch, tmp_path):

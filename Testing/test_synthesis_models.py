@@ -39,12 +39,15 @@ def test_shipped_model_card_and_weights(indication):
 @pytest.mark.parametrize("indication", list(INDICATIONS))
 def test_make_models_budget_is_the_shipped_models(indication):
     """``make models`` rebuilds the shipped models: each card's command names the budget it uses by default."""
-    from NetZeroAICT.synthesis.model_zoo import training_budget
+    from NetZeroAICT.synthesis.model_zoo import shipped_seed, training_budget
 
     minutes, n_train = training_budget(indication)
+    seed = shipped_seed(indication)
     card = read_card(MODELS / indication)
     assert f"--minutes {minutes:g} --train-cases {n_train} " in card.training["command"] + " "
     assert card.training["n_train_cases"] == n_train
+    assert card.training["seed"] == seed
+    assert (f" --seed {seed} " in card.training["command"] + " ") == (seed != 0)
 
 
 def test_readme_table_matches_the_cards():

@@ -69,6 +69,7 @@ CARD_SCHEMA = {
                                               "items": {"type": "number"}}}},
         "training": {"type": "object"},
         "metrics_held_out": {"type": "object"},
+        "metrics_validation": {"type": "object"},
         "intended_use": {"type": "string", "minLength": 1},
     },
 }
@@ -105,7 +106,9 @@ class ModelCard:
             set by the injection and timing, not visible in the NCCT, so the level is a setting of the run);
             empty for models that predict HU directly.
         training: what the model was trained on (data, seeds, cases, shapes, epochs, command, timings).
-        metrics_held_out: metrics on held-out phantoms (seeds never used in training).
+        metrics_held_out: metrics on held-out phantoms (seeds never used in training), for reporting.
+        metrics_validation: the same metrics on the validation phantoms (``models --evaluate-only --split
+            validation``), for choosing between trained models without touching the held-out ones.
     """
 
     model_id: str
@@ -124,6 +127,7 @@ class ModelCard:
     contrast_level: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     metrics_held_out: dict = field(default_factory=dict)
+    metrics_validation: dict = field(default_factory=dict)
     intended_use: str = INTENDED_USE
     notes: str = ""
     schema_version: int = 1
