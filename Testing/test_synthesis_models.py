@@ -95,7 +95,9 @@ def test_real_ncct_check_reports_patient_order_regions(ncct_abdomen_path, tmp_pa
     facts = json.loads((tmp_path / "facts.json").read_text())
     for name in ("aorta", "vena_cava"):      # in patient order both boxes hold unenhanced blood on the NCCT
         region = facts["regions_mean_hu"][name]
-        assert 25 < region["before"] < 55 and np.isfinite(region["after"]), facts
+        assert 25 < region["before"] < 55 and np.isfinite(region["after"]) and region["uncertainty"] >= 0, facts
+    raised = facts["soft_tissue_20_70_hu_raised_over_100_hu_voxels"]
+    assert 0 <= raised["patient_right_half"] <= raised["all"] and raised["mean_uncertainty_there_hu"] >= 0
     with pytest.raises(SystemExit):
         tool.main([str(ncct_abdomen_path), "--out", str(tmp_path), "--region", "aorta=1:2,3:4"])
     assert "NAME=S0:S1,P0:P1,L0:L1" in capsys.readouterr().err

@@ -70,14 +70,23 @@ def main(argv=None) -> int:
         if (soft & changed).any() else 0.0,
         "seconds": record["timings_s"]["total"], "peak_rss_gb": record["peak_rss_gb"],
     }
-    if regions:
-        from NetZeroAICT.synthesis.grids import to_network_order
+    from NetZeroAICT.synthesis.grids import to_network_order
 
-        before_sp, after_sp = (to_network_order(v.voxels, ncct.direction_lps) for v in (ncct, cta))
+    uncertainty = read_volume(out / "uncertainty.nii.gz")
+    # in patient order (superior, posterior, left): the columns' first half is the patient's right (the liver)
+    before_sp, after_sp, unc_sp = (to_network_order(v.voxels, ncct.direction_lps) for v in (ncct, cta, uncertainty))
+    raised = (before_sp >= 20) & (before_sp <= 70) & (after_sp - before_sp > 100)
+    right = np.zeros(raised.shape, bool)
+    right[..., : raised.shape[2] // 2] = True
+    facts["soft_tissue_20_70_hu_raised_over_100_hu_voxels"] = {
+        "patient_right_half": int((raised & right).sum()), "all": int(raised.sum()),
+        "mean_uncertainty_there_hu": round(float(unc_sp[raised].mean()), 1) if raised.any() else 0.0}
+    if regions:
         facts["regions_mean_hu"] = {name: {"before": round(float(before_sp[box].mean()), 1),
-                                           "after": round(float(after_sp[box].mean()), 1)}
+                                           "after": round(float(after_sp[box].mean()), 1),
+                                           "uncertainty": round(float(unc_sp[box].mean()), 1)}
                                     for name, box in regions.items()}
-    write_preview(ncct, cta, read_volume(out / "uncertainty.nii.gz"), out / "preview.png", args.indication,
+    write_preview(ncct, cta, uncertainty, out / "preview.png", args.indication,
                   title=f"{Path(args.ncct).name}: {cta.metadata['description']}")
     (out / "facts.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
     print(json.dumps(facts, indent=2, default=str))
