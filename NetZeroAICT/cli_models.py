@@ -85,7 +85,8 @@ def register(subparsers) -> None:
                         "indication was trained with, 34-95 min on a 2-core CPU)")
     m.add_argument("--train-cases", type=int,
                    help="phantom training cases per indication (default: the shipped model's, 10)")
-    m.add_argument("--test-cases", type=int, default=4)
+    m.add_argument("--test-cases", type=int, default=10,
+                   help="held-out phantoms (seeds 20001...) the model is evaluated on (default 10)")
     m.add_argument("--seed", type=int,
                    help="the training's random seed (default: the shipped model's; 1 for the aorta, else 0)")
     m.add_argument("--real-cta", nargs="+", default=[], metavar="CT",

@@ -1156,6 +1156,7 @@ def test_models_cli_passes_resume(monkeypatch, tmp_path):
 
     def fake_rebuild(name, **kwargs):
         seen.append((name, kwargs["resume"], kwargs["minutes"], kwargs["seed"]))
+        assert kwargs["n_test"] == model_zoo.TEST_CASES == 10     # ten held-out phantoms unless told
         raise Stop
 
     monkeypatch.setattr(model_zoo, "rebuild_model", fake_rebuild)
