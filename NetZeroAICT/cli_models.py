@@ -62,6 +62,10 @@ def register(subparsers) -> None:
                         "network learns the anatomy's sides, e.g. the aorta left of the spine and the vena cava "
                         "right; its test-time augmentation is then shifts, not a left-right flip; "
                         "default: the indication's recipe)")
+    t.add_argument("--scan-resolution", choices=["on", "off"],
+                   help="on: the network gets three more input channels telling it how coarse the scan (or a "
+                        "thick-slice training patch) is along each axis, so it need not guess and blur a sharp scan's "
+                        "vessels; needs thick-slice patches (default: the indication's recipe)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out; with --resume "
@@ -128,6 +132,8 @@ def _train(args) -> int:
         args.organ_fraction = recipe(args.indication)["organ_fraction"]
     organ_false_contrast = (recipe(args.indication)["organ_false_contrast"] if args.organ_false_contrast is None
                             else args.organ_false_contrast == "on")
+    scan_resolution = (recipe(args.indication)["scan_resolution"] if args.scan_resolution is None
+                       else args.scan_resolution == "on")
     flip_axes = recipe(args.indication)["flip_axes"] if args.flips is None else \
         {"xyz": (0, 1, 2), "none": ()}[args.flips]
     card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
@@ -136,7 +142,7 @@ def _train(args) -> int:
                  false_contrast_weight=args.false_contrast_weight, coarse_fraction=args.coarse_fraction,
                  architecture=args.architecture, seed=args.seed, organ_fraction=args.organ_fraction,
                  organ_false_contrast=organ_false_contrast, false_contrast_band=args.false_contrast_band,
-                 false_contrast_band_margin=args.false_contrast_band_margin,
+                 false_contrast_band_margin=args.false_contrast_band_margin, scan_resolution=scan_resolution,
                  device=resolve_device(args.device), spacing_mm=args.spacing, max_minutes=args.max_minutes,
                  resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))

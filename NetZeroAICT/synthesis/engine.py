@@ -14,7 +14,7 @@ import datetime
 import platform
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -27,7 +27,7 @@ from .grids import from_network_order, in_network_order, input_grid_chunks, to_m
 from .guard import check_before_synthesis
 from .inference import InferenceSettings, SynthesisCancelled, gate_enhancement, predict_enhancement
 from .model_card import ModelCard, find_model_dir, load_model
-from .network import network_stride
+from .network import network_stride, scan_voxel_edges_zyx
 from .record import EnergyMeter, FootprintSettings, footprint, peak_rss_gb
 
 #: ``progress(stage, fraction 0..1 of the whole run, message)``
@@ -177,6 +177,9 @@ class SynthesisEngine:
         with recorder.stage("load_model", at(0.03), "loading the model (SHA-256 checked)"):
             card = self.load()
             settings = self.settings
+            if card.scan_resolution:   # the network is told how coarse this scan is (see ModelCard)
+                edges = scan_voxel_edges_zyx(volume.spacing_mm, volume.direction_lps)
+                settings = replace(settings, input_constants=card.resolution_channels(edges))
         with recorder.stage("resample", at(0.06), f"resampling to {card.spacing_mm:g} mm"):
             hu_model, grid = to_model_grid(volume, card.spacing_mm)
         coverage: dict = {}
@@ -232,6 +235,10 @@ class SynthesisEngine:
                           "memory_order": "channels-last 3D" if settings.channels_last and self.device == "cpu"
                           else "contiguous",
                           "alignment_vox": settings.align,
+                          **({"scan_resolution_channels": {
+                              "voxel_edges_zyx_mm": [round(e, 3) for e in edges],
+                              "log2_factors_zyx": [round(v, 3) for v in settings.input_constants]}}
+                             if card.scan_resolution else {}),
                           **({"patch_size": list(settings.patch_size), "overlap": settings.overlap,
                               "sw_batch_size": settings.sw_batch_size, "blend": settings.blend}
                              if settings.mode == "sliding" else {"max_slab_voxels": settings.max_slab_voxels})},

@@ -69,6 +69,9 @@ class InferenceSettings:
         channels_last: on CPU, run a copy of the network with its weights and activations in channels-last 3D
             memory order (oneDNN's fast convolutions: ≈ 1.6× faster for the shipped U-Net on 2 cores; the
             output moves by about 1e-6 of its scale). The network passed in is not changed. Ignored on CUDA.
+        input_constants: input channels after the HU windows that are constant over the scan: the scan-resolution
+            channels of a model that has them (:meth:`~NetZeroAICT.synthesis.model_card.ModelCard.resolution_channels`;
+            the engine sets them from each input's voxel size), else empty.
     """
 
     mode: str = "exact"
@@ -86,6 +89,7 @@ class InferenceSettings:
     blend: str = "gaussian"
     align: int = 8
     channels_last: bool = True
+    input_constants: Sequence[float] = ()
 
 
 def body_box(hu: np.ndarray, min_body_hu: float, margin: int) -> tuple[slice, slice, slice] | None:
@@ -222,7 +226,8 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
         (mean, std): float32 arrays shaped like ``hu``: TTA mean enhancement and its standard deviation, HU.
     """
     if settings.mode == "exact" and settings.halo is None:   # measured on (and cached with) the network given
-        settings = replace(settings, halo=receptive_halo(network, len(windows_hu), max(int(settings.align), 1), device))
+        settings = replace(settings, halo=receptive_halo(network, len(windows_hu) + len(settings.input_constants),
+                                                         max(int(settings.align), 1), device))
     network, memory_format = _network_for(network, settings, device)
     shifts = [tuple(int(v) for v in s) for s in settings.tta_shifts]
     if shifts != [(0, 0, 0)]:
@@ -307,7 +312,8 @@ def _predict_flips(network, memory_format, hu, windows_hu, enhancement_scale_hu,
             torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
         if not bool(keep.any()):
             return result
-        m, q = _flipped_predictions(network, memory_format, x[keep], windows_hu, flips, use_bf16, device_type)
+        m, q = _flipped_predictions(network, memory_format, x[keep], windows_hu, flips, use_bf16, device_type,
+                                    settings.input_constants)
         result[keep] = torch.cat([m, q], dim=1)
         return result
 
@@ -340,12 +346,13 @@ def _network_for(network, settings: InferenceSettings, device: str):
     return network, torch.channels_last_3d
 
 
-def _flipped_predictions(network, memory_format, x, windows_hu, flips, use_bf16: bool, device_type: str):
+def _flipped_predictions(network, memory_format, x, windows_hu, flips, use_bf16: bool, device_type: str,
+                         constants=()):
     """Mean and mean square (each (B, 1, …)) of the network's predictions over the TTA flips of ``x``."""
     import torch
 
     batch = torch.cat([torch.flip(x, f) if f else x for f in flips], dim=0)
-    inputs = window_channels_torch(batch, windows_hu).contiguous(memory_format=memory_format)
+    inputs = window_channels_torch(batch, windows_hu, constants).contiguous(memory_format=memory_format)
     del batch
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
         out = network(inputs)
@@ -370,7 +377,7 @@ def _predict_exact(network, memory_format, hu: np.ndarray, windows_hu, enhanceme
     std = np.zeros(hu.shape, dtype=np.float32)
     align = max(int(settings.align), 1)
     halo = int(settings.halo) if settings.halo is not None else \
-        receptive_halo(network, len(windows_hu), align, device)
+        receptive_halo(network, len(windows_hu) + len(settings.input_constants), align, device)
     # the body box grown by the halo: what lies further out cannot reach a body voxel
     box = body_box(hu, min_body_hu, max(settings.body_margin_vox, halo)) if settings.crop_to_body else \
         tuple(slice(0, n) for n in hu.shape)
@@ -394,7 +401,8 @@ def _predict_exact(network, memory_format, hu: np.ndarray, windows_hu, enhanceme
         for n_slab, (read0, read1, keep0, keep1) in enumerate(plan):
             if settings.skip_empty_windows and not (region[keep0:keep1] >= min_body_hu).any():
                 continue
-            x = window_channels_torch(torch.from_numpy(region[read0:read1])[None, None].to(device), windows_hu)
+            x = window_channels_torch(torch.from_numpy(region[read0:read1])[None, None].to(device), windows_hu,
+                                      settings.input_constants)
             for n_flip, flip in enumerate(flips):   # one flip at a time: half the memory, finer progress
                 if cancel is not None and cancel.is_set():
                     raise SynthesisCancelled("synthesis cancelled", hint="run it again to get a result")

@@ -67,6 +67,9 @@ CARD_SCHEMA = {
                                           "training_lumen_enhancement_hu": {
                                               "type": "array", "minItems": 2, "maxItems": 2,
                                               "items": {"type": "number"}}}},
+        "scan_resolution": {"type": "object",
+                            "properties": {"max_factor_zyx": {"type": "array", "minItems": 3, "maxItems": 3,
+                                                              "items": {"type": "number", "minimum": 1}}}},
         "training": {"type": "object"},
         "metrics_held_out": {"type": "object"},
         "metrics_validation": {"type": "object"},
@@ -105,6 +108,10 @@ class ModelCard:
             predicts the enhancement in units of the case's lumen enhancement (how much contrast a scan got is
             set by the injection and timing, not visible in the NCCT, so the level is a setting of the run);
             empty for models that predict HU directly.
+        scan_resolution: ``{"max_factor_zyx": [z, y, x]}`` when the network has three more input channels after
+            the windows, the scan's resolution (:func:`~NetZeroAICT.synthesis.network.scan_resolution_channels`:
+            log2 of how many model voxels a scan voxel spans along each network axis, up to these factors, the
+            coarsest of its thick-slice training patches); empty for a network that sees the windows only.
         training: what the model was trained on (data, seeds, cases, shapes, epochs, command, timings).
         metrics_held_out: metrics on held-out phantoms (seeds never used in training), for reporting.
         metrics_validation: the same metrics on the validation phantoms (``models --evaluate-only --split
@@ -125,6 +132,7 @@ class ModelCard:
     inference: dict = field(default_factory=lambda: {"overlap": 0.25, "tta_flips": [[], [2]], "sw_batch_size": 2})
     weights: dict = field(default_factory=lambda: {"file": WEIGHTS_NAME, "sha256": "0" * 64})
     contrast_level: dict = field(default_factory=dict)
+    scan_resolution: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     metrics_held_out: dict = field(default_factory=dict)
     metrics_validation: dict = field(default_factory=dict)
@@ -136,6 +144,21 @@ class ModelCard:
     def normalised(self) -> bool:
         """True when the network predicts enhancement relative to the lumen's (the level is a run setting)."""
         return bool(self.contrast_level.get("normalised"))
+
+    @property
+    def n_input_channels(self) -> int:
+        """The network's input channels: one per HU window, and three scan-resolution ones if it has them."""
+        return len(self.windows_hu) + (3 if self.scan_resolution else 0)
+
+    def resolution_channels(self, voxel_edges_zyx=None) -> tuple[float, ...]:
+        """The scan-resolution channel values for a scan with these voxel edges (mm, network axes z, y, x; None: a
+        scan on the model grid), or () for a network without them."""
+        from .network import scan_resolution_channels
+
+        if not self.scan_resolution:
+            return ()
+        edges = (self.spacing_mm,) * 3 if voxel_edges_zyx is None else tuple(float(e) for e in voxel_edges_zyx)
+        return scan_resolution_channels(edges, self.spacing_mm, self.scan_resolution["max_factor_zyx"])
 
     @property
     def description(self) -> str:
@@ -163,6 +186,13 @@ def validate_card(data: dict, where: str = "model card") -> None:
         raise ValidationError(f"invalid model card field {field_path}: {error.message}", where=where,
                               hint="regenerate the card with `python -m NetZeroAICT train` or fix the field")
     get_indication(data["indication"])
+    channels = data["architecture"]["kwargs"].get("in_channels")
+    expected = len(data["windows_hu"]) + (3 if data.get("scan_resolution") else 0)
+    if channels is not None and channels != expected:
+        raise ValidationError(f"invalid model card field architecture/kwargs/in_channels: the network takes {channels} "
+                              f"input channels, but the card gives it {expected} ({len(data['windows_hu'])} HU "
+                              f"window(s){' and 3 scan-resolution channels' if data.get('scan_resolution') else ''})",
+                              where=where, hint="one input channel per HU window, and 3 more with scan_resolution")
 
 
 def model_search_paths(indication: str) -> list[Path]:

@@ -382,7 +382,7 @@ def reevaluate_model(indication: str, work_dir="build/models-work", install_dir=
 
         _, network = load_model(target, device)
         card.inference = {"mode": "exact", **card.inference, "halo_vox": receptive_halo(
-            network, len(card.windows_hu), network_stride(card.architecture), device)}
+            network, card.n_input_channels, network_stride(card.architecture), device)}
     card.notes = CARD_NOTES  # the current description of what the metrics mean
     tmp = target / f".{CARD_NAME}.tmp"
     tmp.write_text(json.dumps(card.to_dict(), indent=2) + "\n")

@@ -130,8 +130,46 @@ def window_channels(hu: np.ndarray, windows_hu: Sequence[Sequence[float]]) -> np
     return out
 
 
-def window_channels_torch(hu, windows_hu: Sequence[Sequence[float]]):
-    """Torch version of :func:`window_channels` for a tensor (B, 1, …) → (B, len(windows_hu), …)."""
+def window_channels_torch(hu, windows_hu: Sequence[Sequence[float]], constants=None):
+    """Torch version of :func:`window_channels` for a tensor (B, 1, …) → (B, len(windows_hu), …).
+
+    ``constants``: channels appended after the windows, each constant over a patch: a sequence of C floats (the
+    same for every item of the batch) or a tensor (B, C) (one row per item): the scan-resolution channels of a
+    model that has them (:func:`scan_resolution_channels`)."""
     import torch
 
-    return torch.cat([((hu - low) / (high - low)).clamp(0.0, 1.0) for low, high in windows_hu], dim=1)
+    channels = [((hu - low) / (high - low)).clamp(0.0, 1.0) for low, high in windows_hu]
+    if constants is not None and len(constants):
+        values = torch.as_tensor(constants, dtype=hu.dtype, device=hu.device)
+        if values.dim() == 1:
+            values = values[None].expand(hu.shape[0], -1)
+        channels.append(values[(...,) + (None,) * (hu.dim() - 2)].expand((-1, -1) + tuple(hu.shape[2:])))
+    return torch.cat(channels, dim=1)
+
+
+#: Network axes (z, y, x) as LPS unit vectors: the engine gives the network the scan in the order Superior,
+#: Posterior, Left (:func:`~NetZeroAICT.synthesis.grids.to_network_order`).
+NETWORK_AXES_LPS = ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (1.0, 0.0, 0.0))
+
+
+def scan_voxel_edges_zyx(spacing_mm: Sequence[float], direction_lps) -> tuple[float, float, float]:
+    """A scan's voxel edge (mm) along each network axis (z, y, x): the spacing of the scan axis that runs closest
+    to it (``direction_lps``: 3×3, columns are the i, j, k axes in LPS)."""
+    direction = np.asarray(direction_lps, dtype=float).reshape(3, 3)
+    edges = []
+    for axis in NETWORK_AXES_LPS:
+        closest = int(np.argmax(np.abs(np.asarray(axis) @ direction)))
+        edges.append(float(spacing_mm[closest]))
+    return tuple(edges)
+
+
+def scan_resolution_channels(voxel_edges_zyx: Sequence[float], spacing_mm: float,
+                             max_factor_zyx: Sequence[float]) -> tuple[float, float, float]:
+    """The scan-resolution input channels of a model that has them: log2 of how many model voxels one scan voxel
+    spans along each network axis (z, y, x), from 1 (a scan as fine as the model grid or finer: 0) up to
+    ``max_factor_zyx`` (the coarsest the training showed). A network trained on thick-slice patches without
+    being told which ones were thick has to hedge, and draws the lumen of a sharp scan softer than it is; with
+    these channels it is told, by the engine from the scan's own voxel size, by the training from the
+    coarsening it applied."""
+    return tuple(float(np.log2(min(max(edge / spacing_mm, 1.0), float(top))))
+                 for edge, top in zip(voxel_edges_zyx, max_factor_zyx))

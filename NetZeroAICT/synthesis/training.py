@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import NetZeroAICTError
 from ..indications import get_indication
 from .inference import InferenceSettings, predict_enhancement, receptive_halo
-from .model_card import ModelCard, save_model
+from .model_card import ModelCard, save_model, validate_card
 from .network import (architecture_preset, build_network, card_slab_voxels, default_architecture, network_stride,
                       window_channels_torch)
 from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, ORGAN_SHOWN_HU, PatchSampler,
@@ -116,7 +116,8 @@ def _gated_prediction(network, case, card: ModelCard, device: str) -> np.ndarray
     at the case's own lumen enhancement for a contrast-normalised model, gated. ``network`` in eval mode."""
     from .inference import gate_enhancement
 
-    settings = InferenceSettings(mode="exact", tta_flips=[()], align=network_stride(card.architecture))
+    settings = InferenceSettings(mode="exact", tta_flips=[()], align=network_stride(card.architecture),
+                                 input_constants=card.resolution_channels())
     scale = case.lumen_enhancement_hu if card.normalised else card.enhancement_scale_hu
     pred, _ = predict_enhancement(network, case.ncct_hu, card.windows_hu, scale, card.min_body_hu, settings, device)
     return gate_enhancement(pred, case.ncct_hu, card.enhancement_gate_hu, card.min_body_hu, card.max_enhanced_ncct_hu)
@@ -226,17 +227,21 @@ CARD_NOTES = ("Architecture chosen by measurement on a 2-core CPU (64^3 patches,
 
 
 def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, architecture: dict | None = None,
-             version: str = "1.0.0", flip_axes=(0, 1, 2)) -> ModelCard:
+             version: str = "1.0.0", flip_axes=(0, 1, 2), scan_resolution: bool = False) -> ModelCard:
     """A card for a new model of ``indication`` with the shipped defaults. Its test-time augmentation is a
     left-right flip for a network trained with flips along x (``flip_axes``), and otherwise shifts of the
     volume against the network's stride (:data:`SHIFT_TTA`): a network that knows the anatomy's sides would
-    take a flipped vena cava for the aorta."""
+    take a flipped vena cava for the aorta. With ``scan_resolution`` the network gets the three scan-resolution
+    input channels after the windows (``ModelCard.scan_resolution``), up to the coarsest thick-slice patch."""
     get_indication(indication)
-    architecture = architecture or default_architecture(len(WINDOWS_HU))
+    spacing = float(spacing_mm or MODEL_SPACING_MM[indication])
+    resolution = ({"max_factor_zyx": [max(coarse_z_factors(spacing))] + [max(COARSE_XY_FACTORS)] * 2}
+                  if scan_resolution else {})
+    architecture = architecture or default_architecture(len(WINDOWS_HU) + (3 if resolution else 0))
     slab = card_slab_voxels(architecture)
     return ModelCard(model_id=f"nzct-{indication}", indication=indication, version=version,
                      architecture=architecture,
-                     spacing_mm=float(spacing_mm or MODEL_SPACING_MM[indication]), windows_hu=WINDOWS_HU,
+                     spacing_mm=spacing, windows_hu=WINDOWS_HU, scan_resolution=resolution,
                      enhancement_scale_hu=ENHANCEMENT_SCALE_HU, patch_size=[patch] * 3,
                      inference={"mode": "exact", "precision": "fp32",
                                 **({"tta_flips": [[], [2]]} if 2 in flip_axes
@@ -250,7 +255,7 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
           "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False,
-          "false_contrast_band": 0, "false_contrast_band_margin": None}
+          "false_contrast_band": 0, "false_contrast_band_margin": None, "scan_resolution": False}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE`, each chosen by
 #: measurement on held-out phantoms. The measurements behind every override are in docs/models.md, under the
 #: indication's section: neck & brain's false-contrast weight ("Neck & brain"); coronary's weight 0, no flips,
@@ -314,7 +319,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           organ_fraction: float = RECIPE["organ_fraction"],
           organ_false_contrast: bool = RECIPE["organ_false_contrast"],
           false_contrast_band: int = RECIPE["false_contrast_band"],
-          false_contrast_band_margin: float | None = RECIPE["false_contrast_band_margin"]) -> ModelCard:
+          false_contrast_band_margin: float | None = RECIPE["false_contrast_band_margin"],
+          scan_resolution: bool = RECIPE["scan_resolution"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -331,7 +337,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     enhancing organs counts in the loss and in hard-negative mining as it does in tissue
     (:func:`enhancement_loss`, :func:`mine_hard_negatives`). ``false_contrast_band``: tissue within this many
     voxels of the near-lumen voxels is left out of both, or with ``false_contrast_band_margin`` counts only
-    above that margin.
+    above that margin. ``scan_resolution``: the network is told, in three more input channels, how much each
+    patch was coarsened (the engine tells it the scan's own voxel size), so it need not guess whether a
+    patch is a thick-slice one; it needs thick-slice patches (``coarse_fraction`` > 0).
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -347,6 +355,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         raise NetZeroAICTError(f"organ fraction {organ_fraction:g} is outside 0–0.2",
                                where="training settings: organ fraction",
                                hint="organ patches take their share from the 20 % of patches drawn anywhere")
+    if scan_resolution and not coarse_fraction:
+        raise NetZeroAICTError("scan-resolution channels with no thick-slice patches would always read 'sharp'",
+                               where="training settings: scan resolution, coarse fraction",
+                               hint="give a coarse fraction above 0 (--coarse-fraction) or leave the channels off")
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -357,8 +369,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         raise NetZeroAICTError(f"the data set is for {manifest['indication']!r}, not {indication!r}",
                                where=str(Path(data_dir) / "manifest.json"))
     if isinstance(architecture, str):
-        architecture = architecture_preset(architecture, len(WINDOWS_HU))
-    card = new_card(indication, spacing_mm, patch, architecture, flip_axes=flip_axes)
+        architecture = architecture_preset(architecture, len(WINDOWS_HU) + (3 if scan_resolution else 0))
+    card = new_card(indication, spacing_mm, patch, architecture, flip_axes=flip_axes, scan_resolution=scan_resolution)
+    validate_card(card.to_dict(), "the network asked for")
     t_load = time.perf_counter()
     train_cases = [load_training_case(Path(data_dir) / n, card.spacing_mm, organs=organ_fraction > 0)
                    for n in manifest["split"]["train"]]
@@ -448,8 +461,12 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate * lr_share(done, warmup)
             hu, target, weight = (torch.from_numpy(a).to(device) for a in sampler.sample(batch_size))
+            constants = None
+            if card.scan_resolution:   # how much each patch was coarsened, as the engine tells it of a scan
+                constants = [card.resolution_channels(f * card.spacing_mm) for f in sampler.last_factors_zyx]
             with torch.autocast("cuda", enabled=amp):
-                pred = network(window_channels_torch(hu, card.windows_hu).contiguous(memory_format=memory_format))
+                pred = network(window_channels_torch(hu, card.windows_hu, constants)
+                               .contiguous(memory_format=memory_format))
                 loss = enhancement_loss(pred.float(), target if normalise else target / card.enhancement_scale_hu,
                                         weight, false_contrast_weight=false_contrast_weight,
                                         organ_false_contrast=organ_false_contrast,
@@ -530,9 +547,12 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                        f"over {'/'.join(map(str, coarse_z_factors(card.spacing_mm)))} voxels along z "
                        f"({'/'.join(f'{mm:g}' for mm in COARSE_SLICE_MM)} mm slices) and "
                        f"{'/'.join(map(str, COARSE_XY_FACTORS))} in-plane, linear back to the model grid; NCCT "
-                       f"and target alike)" if coarse_fraction else ""),
+                       f"and target alike)" if coarse_fraction else "")
+                    + ("; the network is told each patch's block factors (scan-resolution channels: log2 of the "
+                       "factor along z, y, x; 0 for a sharp patch)" if scan_resolution else ""),
         "mine_every": mine_every, "coarse_fraction": coarse_fraction, "flip_axes": list(flip_axes),
         "organ_fraction": organ_fraction, "organ_false_contrast": organ_false_contrast,
+        "scan_resolution": scan_resolution,
         "validation": "each validation case: a crop around its lumen and one around blood-like tissue away from the "
                       "vessels; score = lumen MAE + 3 × non-vessel MAE (HU), best epoch kept",
         "device": device, "torch_threads": torch.get_num_threads(),
@@ -541,7 +561,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             timespec="seconds"), "last_epoch": history[-1] if history else {},
     }
     network.eval()
-    card.inference["halo_vox"] = receptive_halo(network, len(card.windows_hu), network_stride(card.architecture),
+    card.inference["halo_vox"] = receptive_halo(network, card.n_input_channels, network_stride(card.architecture),
                                                 device)
     save_model(network, card, out_dir)
     return card

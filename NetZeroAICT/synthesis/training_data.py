@@ -281,6 +281,9 @@ class PatchSampler:
         self.hard_fraction = hard_fraction
         self.coarse_fraction = coarse_fraction
         self.coarse_z = coarse_z_factors(spacing_mm)
+        #: The block factors (z, y, x) each patch of the last :meth:`sample` was coarsened by, (B, 3) integers
+        #: (1, 1, 1 for a sharp patch): what a network with scan-resolution channels is told.
+        self.last_factors_zyx = np.ones((0, 3), dtype=np.int64)
 
     def _subsample(self, points: np.ndarray) -> np.ndarray:
         if len(points) > MAX_NEGATIVE_POINTS:
@@ -299,6 +302,7 @@ class PatchSampler:
 
         The enhancement is in HU, or with ``normalise`` in units of each case's lumen enhancement."""
         out = [np.empty((batch_size, 1) + self.patch, dtype=np.float32) for _ in range(3)]
+        self.last_factors_zyx = np.ones((batch_size, 3), dtype=np.int64)
         for b in range(batch_size):
             index = int(self.rng.integers(len(self.cases)))
             case, points = self.cases[index], self.lumen_points[index]
@@ -334,6 +338,7 @@ class PatchSampler:
             if self.coarse_fraction and self.rng.random() < self.coarse_fraction:
                 xy = int(self.rng.choice(COARSE_XY_FACTORS))
                 factors = (int(self.rng.choice(self.coarse_z)), xy, xy)
+                self.last_factors_zyx[b] = factors
                 for arr in out[:2]:   # NCCT and enhancement; the loss weights stay those of the sharp lumen
                     arr[b, 0] = coarsen(arr[b, 0], factors)
             if self.normalise:
