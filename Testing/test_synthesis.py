@@ -1007,6 +1007,40 @@ def test_full_resolution_preset_adds_a_stride_one_level_and_trains(tmp_path):
     np.testing.assert_allclose(run["many slabs"], run["one slab"], atol=1e-5)
 
 
+def test_input_skip_preset_adds_a_full_resolution_head_and_trains(tmp_path):
+    """``unet-input-skip``: the shipped UNet giving 4 feature maps, and a full-resolution head over them and the
+    input; the card names it, the engine rebuilds it from the card alone, its exact inference does not depend on
+    how the volume is cut, and a malformed head entry is refused naming the field."""
+    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement
+    from NetZeroAICT.synthesis.model_card import load_model, validate_card
+    from NetZeroAICT.synthesis.network import (FULL_RESOLUTION_MAX_SLAB_VOXELS, architecture_preset,
+                                               build_network, default_architecture)
+    from NetZeroAICT.synthesis.training import new_card, train
+
+    arch = architecture_preset("unet-input-skip", 3)
+    assert arch["kwargs"] == default_architecture(3)["kwargs"] and arch["input_skip"] == {"features": 4, "hidden": 8}
+    net = build_network(arch)
+    assert net.unet.model[-1][0].conv.out_channels == 4            # the UNet's last layer gives the features
+    assert net.conv.in_channels == 4 + 3 and net.out.out_channels == 1
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    small = {**arch, "kwargs": {**arch["kwargs"], "channels": [4, 8, 8], "strides": [2, 2]}}
+    card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=1, steps_per_epoch=2, batch_size=1, patch=32,
+                 architecture=small, spacing_mm=1.5, show_progress=False, mine_every=0)
+    assert card.architecture["input_skip"] == {"features": 4, "hidden": 8}
+    assert card.inference["max_slab_voxels"] == FULL_RESOLUTION_MAX_SLAB_VOXELS
+    loaded, network = load_model(tmp_path / "m", "cpu")
+    hu = tube_pair(3, shape=(72, 48, 48))[0].voxels
+    run = {}
+    for name, slab in (("one slab", InferenceSettings.max_slab_voxels), ("many slabs", 20 * 48 * 48)):
+        run[name] = predict_enhancement(network, hu, loaded.windows_hu, 1.0, loaded.min_body_hu,
+                                        InferenceSettings(tta_flips=[()], align=4, max_slab_voxels=slab))[0]
+    np.testing.assert_allclose(run["many slabs"], run["one slab"], atol=1e-5)
+    bad = new_card("aorta", architecture=arch).to_dict()
+    bad["architecture"]["input_skip"] = {"features": 0, "hidden": 8}
+    with pytest.raises(ValidationError, match="architecture/input_skip/features"):
+        validate_card(bad)
+
+
 def test_real_cta_joins_training_as_a_virtual_non_contrast_pair(tmp_path, monkeypatch):
     """``models --real-cta``: a contrast CT becomes a training pair (its virtual non-contrast → the CT), written
     as voxels only, listed in the manifest's training split by the SHA-256 of its voxels, never by path."""
