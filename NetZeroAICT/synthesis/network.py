@@ -61,7 +61,9 @@ def input_skip_architecture(n_windows: int) -> dict:
     input windows, then a 1×1×1 one, make the output. A cheaper way than ``unet-full-res`` to give the output the
     image at full resolution (where MONAI's UNet has only its last transposed convolution): on 2 CPU cores a
     training step (batch 2 × 48³) costs about 2.3× the shipped one's network time (``unet-full-res``: 4.5×), and
-    inference on a 96×96×160 block about 1.1× (``unet-full-res``: 2.3×)."""
+    inference on a 96×96×160 block about 1.1× (``unet-full-res``: 2.3×). Measured on limb (recipe, 36 min, 1,319
+    epochs; docs/models.md, "The lumen's rim"), it is worse than the shipped UNet: lower training loss, a noisy
+    validation score, held-out Dice 0.86 against 0.97 and the rim darker, not brighter; not in any recipe."""
     arch = default_architecture(n_windows)
     arch["input_skip"] = {"features": 4, "hidden": 8}
     return arch
