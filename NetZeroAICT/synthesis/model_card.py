@@ -151,7 +151,9 @@ class ModelCard:
     @property
     def n_input_channels(self) -> int:
         """The network's input channels: one per HU window, and three scan-resolution ones if it has them."""
-        return len(self.windows_hu) + (3 if self.scan_resolution else 0)
+        from .network import SCAN_RESOLUTION_CHANNELS
+
+        return len(self.windows_hu) + (SCAN_RESOLUTION_CHANNELS if self.scan_resolution else 0)
 
     def resolution_channels(self, voxel_edges_zyx=None) -> tuple[float, ...]:
         """The scan-resolution channel values for a scan with these voxel edges (mm, network axes z, y, x; None: a
@@ -190,7 +192,9 @@ def validate_card(data: dict, where: str = "model card") -> None:
                               hint="regenerate the card with `python -m NetZeroAICT train` or fix the field")
     get_indication(data["indication"])
     channels = data["architecture"]["kwargs"].get("in_channels")
-    expected = len(data["windows_hu"]) + (3 if data.get("scan_resolution") else 0)
+    from .network import SCAN_RESOLUTION_CHANNELS
+
+    expected = len(data["windows_hu"]) + (SCAN_RESOLUTION_CHANNELS if data.get("scan_resolution") else 0)
     if channels is not None and channels != expected:
         raise ValidationError(f"invalid model card field architecture/kwargs/in_channels: the network takes {channels} "
                               f"input channels, but the card gives it {expected} ({len(data['windows_hu'])} HU "

@@ -8,6 +8,7 @@ the model card, so a card alone rebuilds the exact network its weights belong to
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
@@ -56,7 +57,7 @@ def full_resolution_architecture(n_windows: int) -> dict:
 
 
 def input_skip_architecture(n_windows: int) -> dict:
-    """The shipped UNet with a small full-resolution head (``input_skip``, :class:`InputSkipHead`): the UNet gives
+    """The shipped UNet with a small full-resolution head (``input_skip``, :func:`_input_skip_class`): the UNet gives
     4 feature maps instead of its output, and one 3×3×3 convolution (8 channels, PReLU) over those maps and the
     input windows, then a 1×1×1 one, make the output. A cheaper way than ``unet-full-res`` to give the output the
     image at full resolution (where MONAI's UNet has only its last transposed convolution): on 2 CPU cores a
@@ -69,7 +70,10 @@ def input_skip_architecture(n_windows: int) -> dict:
     return arch
 
 
+@functools.lru_cache(maxsize=None)
 def _input_skip_class():
+    """The torch module of an ``input_skip`` network (made on first use, so that importing this file needs no
+    torch)."""
     import torch
 
     class _InputSkipHead(torch.nn.Module):
@@ -191,6 +195,9 @@ def window_channels_torch(hu, windows_hu: Sequence[Sequence[float]], constants=N
 #: Posterior, Left (:func:`~NetZeroAICT.synthesis.grids.to_network_order`).
 NETWORK_AXES_LPS = ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (1.0, 0.0, 0.0))
 
+#: Input channels a network with scan-resolution channels has after its HU windows (one per network axis).
+SCAN_RESOLUTION_CHANNELS = 3
+
 
 def scan_voxel_edges_zyx(spacing_mm: Sequence[float], direction_lps) -> tuple[float, float, float]:
     """A scan's voxel edge (mm) along each network axis (z, y, x): the spacing of the scan axis that runs closest
@@ -207,9 +214,8 @@ def scan_resolution_channels(voxel_edges_zyx: Sequence[float], spacing_mm: float
                              max_factor_zyx: Sequence[float]) -> tuple[float, float, float]:
     """The scan-resolution input channels of a model that has them: log2 of how many model voxels one scan voxel
     spans along each network axis (z, y, x), from 1 (a scan as fine as the model grid or finer: 0) up to
-    ``max_factor_zyx`` (the coarsest the training showed). A network trained on thick-slice patches without
-    being told which ones were thick has to hedge, and draws the lumen of a sharp scan softer than it is; with
-    these channels it is told, by the engine from the scan's own voxel size, by the training from the
-    coarsening it applied."""
+    ``max_factor_zyx`` (the coarsest the training showed): the engine gives the scan's own voxel size, the
+    training the coarsening it applied to each thick-slice patch. Measured on limb (docs/models.md, "The lumen's
+    rim"): a sharp scan's lumen rim came out no sharper, and 3 mm scans much worse; in no recipe."""
     return tuple(float(np.log2(min(max(edge / spacing_mm, 1.0), float(top))))
                  for edge, top in zip(voxel_edges_zyx, max_factor_zyx))
