@@ -1208,7 +1208,7 @@ def test_models_cli_passes_resume(monkeypatch, tmp_path):
     assert splits == [("limb", "validation"), ("aorta", "test")]
 
 
-def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeypatch, tmp_path):
+def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeypatch, tmp_path, capsys):
     """``models`` without --minutes / --train-cases trains each indication with its shipped model's budget;
     each given value overrides it."""
     from NetZeroAICT.cli import main
@@ -1229,10 +1229,48 @@ def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeyp
         raise Stop
 
     monkeypatch.setattr(model_zoo, "build_phantom_dataset", fake_build)
-    for extra, expected in (([], ("pulmonary", 10)), (["--train-cases", "2"], ("pulmonary", 2))):
+    for extra, expected in (([], ("pulmonary", 20)), (["--train-cases", "2"], ("pulmonary", 2)),
+                            ([], ("limb", 10))):
         with pytest.raises(Stop):
-            main(["models", "--indication", "pulmonary", "--work", str(tmp_path), *extra])
+            main(["models", "--indication", expected[0], "--work", str(tmp_path), *extra])
         assert seen.pop() == expected
+    for bad, message in ((["--epochs", "0"], "0 epochs"), (["--epochs", "5", "--minutes", "3"], "not both")):
+        assert main(["models", "--indication", "limb", "--work", str(tmp_path), *bad]) == 2
+        assert message in capsys.readouterr().err
+    assert not seen   # refused before any phantom
+
+
+def test_a_gpu_trained_model_rebuilt_on_a_cpu_trains_the_epochs_its_gpu_run_reached(monkeypatch, tmp_path,
+                                                                                    tiny_model):
+    """A shipped model trained on a GPU for minutes is rebuilt on a CPU for the epochs that run reached (its
+    minutes here would be a small share of that training), with the schedule over those epochs; on a GPU with
+    its minutes; and ``epochs`` or ``minutes`` given override both. The card's command says which."""
+    import shutil
+
+    import NetZeroAICT.foundry as foundry
+    from NetZeroAICT.synthesis import model_zoo
+
+    real = foundry.make_pair
+    monkeypatch.setattr(foundry, "make_pair", lambda ind, seed: real(ind, seed, shape_ijk=(32, 32, 24), spacing_mm=2.0))
+    monkeypatch.setattr(model_zoo, "reevaluate_model", lambda *a, **k: read_card(tmp_path / "models" / "pulmonary"))
+    seen = {}
+
+    def fake_train(indication, data, model_dir, **kwargs):
+        seen.update(kwargs)
+        shutil.copytree(tiny_model, model_dir, dirs_exist_ok=True)
+        return read_card(model_dir)
+
+    monkeypatch.setattr(model_zoo, "train", fake_train)
+    budget = model_zoo.SHIPPED_BUDGET["pulmonary"]
+    assert model_zoo.shipped_device("pulmonary") == "cuda" and model_zoo.shipped_device("limb") == "cpu"
+    for device, kwargs, epochs, minutes in (("cpu", {}, budget["epochs"], None), ("cuda", {}, 100_000, 6.5),
+                                            ("cpu", {"epochs": 7}, 7, None), ("cpu", {"minutes": 2.0}, 100_000, 2.0)):
+        model_zoo.rebuild_model("pulmonary", tmp_path / "work", tmp_path / "models", n_train=1, n_test=1,
+                                device=device, log=lambda *_: None, **kwargs)
+        assert (seen["epochs"], seen["max_minutes"]) == (epochs, minutes)
+        assert (f"--epochs {epochs} " if minutes is None else f"--minutes {minutes:g} ") in seen["command"]
+        assert seen["architecture"] == "unet-full-res" and seen["batch_size"] == 8
+    assert model_zoo.rebuild_epochs("limb", "cpu") is None   # a CPU-trained model: its minutes anywhere
 
 
 def test_models_parallel_runs_indications_at_once_and_reports_every_failure(tmp_path):

@@ -39,7 +39,7 @@ def test_shipped_model_card_and_weights(indication):
 @pytest.mark.parametrize("indication", list(INDICATIONS))
 def test_make_models_budget_is_the_shipped_models(indication):
     """``make models`` rebuilds the shipped models: each card's command names the budget it uses by default."""
-    from NetZeroAICT.synthesis.model_zoo import shipped_seed, training_budget
+    from NetZeroAICT.synthesis.model_zoo import SHIPPED_BUDGET, shipped_device, shipped_seed, training_budget
 
     minutes, n_train = training_budget(indication)
     seed = shipped_seed(indication)
@@ -47,7 +47,19 @@ def test_make_models_budget_is_the_shipped_models(indication):
     assert f"--minutes {minutes:g} --train-cases {n_train} " in card.training["command"] + " "
     assert card.training["n_train_cases"] == n_train
     assert card.training["seed"] == seed
+    assert card.training["max_minutes"] == minutes
     assert (f" --seed {seed} " in card.training["command"] + " ") == (seed != 0)
+    device = shipped_device(indication)
+    assert card.training["device"].split(":")[0] == device
+    assert (" --device cuda" in card.training["command"]) == (device == "cuda")
+    if device == "cuda":   # what a rebuild on a CPU trains instead of the minutes
+        assert SHIPPED_BUDGET[indication]["epochs"] == card.training["epochs_run"]
+    # the recipe's network is the card's: make models builds the architecture it ships
+    from NetZeroAICT.synthesis.network import architecture_preset
+    from NetZeroAICT.synthesis.training import recipe
+
+    assert architecture_preset(recipe(indication)["architecture"], card.n_input_channels) == card.architecture
+    assert card.training["batch_size"] == recipe(indication)["batch_size"]
 
 
 def test_readme_table_matches_the_cards():

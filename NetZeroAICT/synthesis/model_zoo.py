@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import NetZeroAICTError
 from .evaluation import case_metrics, summarise
 from .model_card import CARD_NAME, REPO_DIR, WEIGHTS_NAME, ModelCard, load_model, read_card
-from .training import CARD_NOTES, recipe, train
+from .training import card_notes, recipe, train
 
 VALIDATION_SEEDS = (10001,)
 #: Validation phantoms for choosing between trained models, whole volumes (the first is also the training's
@@ -31,13 +31,18 @@ TEST_SEED_START = 20001
 #: level and heart enhancement at random, and on four cases one unlucky draw moved a mean Dice by 0.06.
 TEST_CASES = 10
 
-#: The training budget each shipped model was trained with on this 2-core CPU (its card's ``training.command``):
-#: minutes of training, phantom training cases and the training seed. ``make models`` (``models --all``) uses it,
-#: so it rebuilds the shipped models, not others; ``--minutes``, ``--train-cases`` and ``--seed`` override it.
-#: Change it with the model it describes (a test compares it with every shipped card). The aorta's seed 1 was
-#: chosen over seed 0 on the validation phantoms (docs/models.md, "Two seeds on six validation phantoms").
+#: The training budget each shipped model was trained with (its card's ``training.command``): minutes of training,
+#: phantom training cases, the training seed, and the device it ran on (``cpu``, this 2-core machine, unless
+#: ``device`` says ``cuda``: one GPU, the five indications at once as ``models --parallel 5`` runs them).
+#: ``make models`` (``models --all``) uses it, so it rebuilds the shipped models, not others; ``--minutes``,
+#: ``--epochs``, ``--train-cases`` and ``--seed`` override it. A time budget is a different amount of training on
+#: another kind of device, so a GPU-trained model rebuilt on a CPU trains the ``epochs`` its GPU run reached
+#: instead, with the learning-rate schedule over those epochs (:func:`rebuild_epochs`). Change it with the model it
+#: describes (a test compares it with every shipped card). The aorta's seed 1 was chosen over seed 0 on the
+#: validation phantoms (docs/models.md, "Two seeds on six validation phantoms").
 SHIPPED_BUDGET: dict[str, dict] = {"aorta": {"minutes": 40.0, "train_cases": 10, "seed": 1},
-                                   "pulmonary": {"minutes": 34.0, "train_cases": 10, "seed": 0},
+                                   "pulmonary": {"minutes": 6.5, "train_cases": 20, "seed": 0, "device": "cuda",
+                                                 "epochs": 194},
                                    "neck_brain": {"minutes": 95.0, "train_cases": 10, "seed": 0},
                                    "limb": {"minutes": 36.0, "train_cases": 10, "seed": 0},
                                    "coronary": {"minutes": 55.0, "train_cases": 10, "seed": 0}}
@@ -48,6 +53,30 @@ def training_budget(indication: str, minutes: float | None = None, n_train: int 
     shipped = SHIPPED_BUDGET[indication]
     return (float(shipped["minutes"] if minutes is None else minutes),
             int(shipped["train_cases"] if n_train is None else n_train))
+
+
+def shipped_device(indication: str) -> str:
+    """The kind of device the shipped model of ``indication`` was trained on: ``cpu`` or ``cuda``."""
+    return str(SHIPPED_BUDGET[indication].get("device", "cpu"))
+
+
+def rebuild_epochs(indication: str, device: str, minutes: float | None = None,
+                   epochs: int | None = None) -> int | None:
+    """How many epochs a rebuild trains, or None for the time budget (:func:`training_budget`).
+
+    ``epochs`` when given; else, with no ``minutes`` given, the epochs the shipped model's run reached where that
+    run was on a GPU and this one is not: its minutes on this CPU would be a small share of that training."""
+    if epochs is not None:
+        if epochs < 1:
+            raise NetZeroAICTError(f"{epochs} epochs", where="--epochs", hint="give 1 or more")
+        if minutes is not None:
+            raise NetZeroAICTError("give a time budget or a number of epochs, not both", where="--epochs",
+                                   hint="leave --minutes out")
+        return int(epochs)
+    shipped = SHIPPED_BUDGET[indication]
+    if minutes is None and shipped_device(indication) == "cuda" and not str(device).startswith("cuda"):
+        return int(shipped["epochs"])
+    return None
 
 
 def shipped_seed(indication: str, seed: int | None = None) -> int:
@@ -242,11 +271,14 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
 def rebuild_model(indication: str, work_dir="build/models-work", install_dir=None, minutes: float | None = None,
                   n_train: int | None = None, n_test: int = TEST_CASES, device: str = "cpu", threads: int | None = 2,
                   log=print, real_cta=(), resume: bool = False, batch_size: int | None = None,
-                  seed: int | None = None) -> ModelCard:
-    """Generate data, train for ``minutes``, evaluate on held-out seeds, install; return the final card.
+                  seed: int | None = None, epochs: int | None = None) -> ModelCard:
+    """Generate data, train for ``minutes`` (or ``epochs``), evaluate on held-out seeds, install; return the final
+    card.
 
     ``minutes``, ``n_train`` (phantom training cases) and ``seed`` (the training's random seed) default to the
-    shipped model's (:data:`SHIPPED_BUDGET`).
+    shipped model's (:data:`SHIPPED_BUDGET`). ``epochs``: train that many epochs, with the learning-rate schedule
+    over them, instead of a time budget; a GPU-trained shipped model rebuilt on a CPU does so by default
+    (:func:`rebuild_epochs`).
 
     ``batch_size``: patches per training step instead of the recipe's (a GPU takes more per step for about the
     same time: more patches seen within the same minutes).
@@ -254,6 +286,9 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     ``real_cta``: contrast-enhanced CTs added to the training cases (:func:`add_real_cta_cases`). ``resume``: go
     on with the training in ``work_dir`` where an interrupted run stopped (its checkpoint), within the same
     ``minutes`` in all; without a checkpoint the training starts afresh."""
+    shipped_epochs = epochs is None and minutes is None
+    epochs = rebuild_epochs(indication, device, minutes, epochs)
+    shipped_epochs = shipped_epochs and epochs is not None
     minutes, n_train = training_budget(indication, minutes, n_train)
     seed = shipped_seed(indication, seed)
     work = Path(work_dir) / indication
@@ -265,19 +300,23 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     resume = resume and (model_dir / "checkpoint" / "state.json").is_file()
     if model_dir.exists() and not resume:
         shutil.rmtree(model_dir)
-    command = (f"python -m NetZeroAICT models --indication {indication} --minutes {minutes:g} "
+    budget = f"--epochs {epochs}" if epochs else f"--minutes {minutes:g}"
+    command = (f"python -m NetZeroAICT models --indication {indication} {budget} "
                f"--train-cases {n_train} --test-cases {n_test}"
                + (f" --seed {seed}" if seed else "")
                + (f" --device {device}" if device != "cpu" else "")
                + (f" --batch-size {batch_size}" if batch_size else "")
                + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else "")
                + (" --resume  (an interrupted run resumed from its checkpoint)" if resume else ""))
-    log(f"[{indication}] going on with the training in {model_dir}, {minutes:g} min in all" if resume
-        else f"[{indication}] training for {minutes:g} min")
+    planned = (f"{epochs} epochs" + (f" (the shipped model's, trained on a GPU in {minutes:g} min)"
+                                      if shipped_epochs else "")
+               if epochs else f"{minutes:g} min")
+    log(f"[{indication}] going on with the training in {model_dir}, {planned} in all" if resume
+        else f"[{indication}] training for {planned}")
     settings = {**recipe(indication), **({"batch_size": batch_size} if batch_size else {})}
-    card = train(indication, data, model_dir, epochs=100_000, **settings,   # the time budget ends it
-                 seed=seed, device=device, max_minutes=minutes, threads=threads, command=command, show_progress=False,
-                 resume=resume)
+    card = train(indication, data, model_dir, epochs=epochs or 100_000, **settings,   # else the time budget ends it
+                 seed=seed, device=device, max_minutes=None if epochs else minutes, threads=threads, command=command,
+                 show_progress=False, resume=resume)
     card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
                                 "generator_version": manifest.get("generator_version"),
                                 **({"real_cta": manifest["real_cta"]} if manifest.get("real_cta") else {})}
@@ -383,7 +422,7 @@ def reevaluate_model(indication: str, work_dir="build/models-work", install_dir=
         _, network = load_model(target, device)
         card.inference = {"mode": "exact", **card.inference, "halo_vox": receptive_halo(
             network, card.n_input_channels, network_stride(card.architecture), device)}
-    card.notes = CARD_NOTES  # the current description of what the metrics mean
+    card.notes = card_notes(card)  # the current description of what the metrics mean
     tmp = target / f".{CARD_NAME}.tmp"
     tmp.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     tmp.replace(target / CARD_NAME)
