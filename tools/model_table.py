@@ -38,7 +38,12 @@ def table() -> str:
         seeds = t["dataset"]["seeds"]["train"]
         version = t["dataset"].get("generator_version", "?")
         training = (f"{t['n_train_cases']} phantoms (seeds {_seeds(seeds)}, v{version}), "
-                    f"{t['epochs_run']} × {t['steps_per_epoch']} steps, {t['training_time_s'] / 60:.0f} min"
+                    f"{t['epochs_run']} × {t['steps_per_epoch']} steps of {t['batch_size']}, "
+                    f"{t['training_time_s'] / 60:.3g} min on "
+                    + (t.get("device_name", "a GPU") if str(t.get("device", "cpu")).startswith("cuda")
+                       else f"{t.get('torch_threads', '?')} CPU threads")
+                    + (f", full-resolution network" if card.architecture.get("kwargs", {}).get("strides", [2])[0] == 1
+                       else "")
                     + (f", training seed {t['seed']}" if t.get("seed") else ""))
         level = (f"{card.enhancement_scale_hu:.0f} ({card.contrast_level['training_lumen_enhancement_hu'][0]:.0f}–"
                  f"{card.contrast_level['training_lumen_enhancement_hu'][1]:.0f})" if card.normalised else "—")
