@@ -1705,3 +1705,23 @@ def test_organ_patches_show_the_liver_at_blood_density_and_keep_its_target(tmp_p
         assert np.array_equal(a, b)
     with pytest.raises(NetZeroAICTError, match="organ fraction"):
         train("aorta", data, tmp_path / "m", epochs=1, steps_per_epoch=1, organ_fraction=0.5, show_progress=False)
+
+
+def test_card_notes_say_where_and_how_long_a_model_was_trained_and_name_a_full_resolution_level():
+    """A card's notes follow its training section: CPU or the GPU's name, a time budget or a number of epochs, and
+    the full-resolution note only for a network whose first level runs at stride 1."""
+    from NetZeroAICT.synthesis.network import architecture_preset
+    from NetZeroAICT.synthesis.training import CARD_NOTES, FULL_RESOLUTION_NOTE, card_notes, new_card
+
+    plain = new_card("limb")
+    plain.training = {"device": "cpu", "max_minutes": 36.0}
+    assert card_notes(plain) == CARD_NOTES + " Trained on phantoms only, on CPU, for a fixed time budget; research " \
+                                             "use only."
+    full = new_card("pulmonary", architecture=architecture_preset("unet-full-res", 3))
+    full.training = {"device": "cuda", "device_name": "NVIDIA H200", "max_minutes": 6.5}
+    assert FULL_RESOLUTION_NOTE in card_notes(full) and "on NVIDIA H200, for a fixed time budget" in card_notes(full)
+    full.training = {"device": "cuda:1", "max_minutes": None}
+    assert "on a GPU, for a fixed number of epochs" in card_notes(full)
+    assert FULL_RESOLUTION_NOTE not in card_notes(plain)
+    skip = new_card("limb", architecture=architecture_preset("unet-input-skip", 3))
+    assert FULL_RESOLUTION_NOTE not in card_notes(skip)

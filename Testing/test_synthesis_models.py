@@ -60,6 +60,9 @@ def test_make_models_budget_is_the_shipped_models(indication):
 
     assert architecture_preset(recipe(indication)["architecture"], card.n_input_channels) == card.architecture
     assert card.training["batch_size"] == recipe(indication)["batch_size"]
+    from NetZeroAICT.synthesis.training import card_notes
+
+    assert card.notes == card_notes(card)   # where and how it was trained, as the card's training says
 
 
 def test_readme_table_matches_the_cards():
