@@ -40,6 +40,8 @@ def test_shipped_model_card_and_weights(indication):
 def test_make_models_budget_is_the_shipped_models(indication):
     """``make models`` rebuilds the shipped models: each card's command names the budget it uses by default."""
     from NetZeroAICT.synthesis.model_zoo import SHIPPED_BUDGET, shipped_device, shipped_seed, training_budget
+    from NetZeroAICT.synthesis.network import architecture_preset
+    from NetZeroAICT.synthesis.training import card_notes, recipe
 
     minutes, n_train = training_budget(indication)
     seed = shipped_seed(indication)
@@ -55,13 +57,8 @@ def test_make_models_budget_is_the_shipped_models(indication):
     if device == "cuda":   # what a rebuild on a CPU trains instead of the minutes
         assert SHIPPED_BUDGET[indication]["epochs"] == card.training["epochs_run"]
     # the recipe's network is the card's: make models builds the architecture it ships
-    from NetZeroAICT.synthesis.network import architecture_preset
-    from NetZeroAICT.synthesis.training import recipe
-
     assert architecture_preset(recipe(indication)["architecture"], card.n_input_channels) == card.architecture
     assert card.training["batch_size"] == recipe(indication)["batch_size"]
-    from NetZeroAICT.synthesis.training import card_notes
-
     assert card.notes == card_notes(card)   # where and how it was trained, as the card's training says
 
 

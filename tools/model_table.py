@@ -26,6 +26,7 @@ def table() -> str:
     """The markdown table of every shipped model (metrics: model-default level / each case's true level)."""
     from NetZeroAICT.indications import INDICATIONS
     from NetZeroAICT.synthesis.model_card import REPO_DIR, WEIGHTS_NAME, read_card
+    from NetZeroAICT.synthesis.network import has_full_resolution_level
 
     rows = ["| indication | spacing (mm) | training (phantom generator version) | test seeds (version) "
             "| lumen enhancement (HU): default (training range) | lumen Dice | lumen MAE (HU) | non-vessel MAE (HU) "
@@ -42,8 +43,7 @@ def table() -> str:
                     f"{t['training_time_s'] / 60:.3g} min on "
                     + (t.get("device_name", "a GPU") if str(t.get("device", "cpu")).startswith("cuda")
                        else f"{t.get('torch_threads', '?')} CPU threads")
-                    + (f", full-resolution network" if card.architecture.get("kwargs", {}).get("strides", [2])[0] == 1
-                       else "")
+                    + (", full-resolution network" if has_full_resolution_level(card.architecture) else "")
                     + (f", training seed {t['seed']}" if t.get("seed") else ""))
         level = (f"{card.enhancement_scale_hu:.0f} ({card.contrast_level['training_lumen_enhancement_hu'][0]:.0f}–"
                  f"{card.contrast_level['training_lumen_enhancement_hu'][1]:.0f})" if card.normalised else "—")

@@ -102,11 +102,17 @@ def _input_skip_class():
 FULL_RESOLUTION_MAX_SLAB_VOXELS = 10_000_000
 
 
+def has_full_resolution_level(architecture: dict) -> bool:
+    """Whether the network's first level runs at full resolution (stride 1: ``unet-full-res``)."""
+    strides = architecture.get("kwargs", {}).get("strides") or []
+    return bool(strides) and _largest(strides[0]) == 1
+
+
 def card_slab_voxels(architecture: dict) -> int | None:
     """The ``max_slab_voxels`` a new card gets for ``architecture``: :data:`FULL_RESOLUTION_MAX_SLAB_VOXELS` when
-    its first level runs at full resolution (stride 1), else None (the engine's default)."""
-    strides = architecture.get("kwargs", {}).get("strides") or []
-    full = (strides and _largest(strides[0]) == 1) or architecture.get("input_skip")
+    it computes at full resolution (a stride-1 first level or an input-skip head), else None (the engine's
+    default)."""
+    full = has_full_resolution_level(architecture) or architecture.get("input_skip")
     return FULL_RESOLUTION_MAX_SLAB_VOXELS if full else None
 
 

@@ -24,7 +24,7 @@ from ..indications import get_indication
 from .inference import InferenceSettings, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model, validate_card
 from .network import (SCAN_RESOLUTION_CHANNELS, architecture_preset, build_network, card_slab_voxels,
-                      default_architecture, network_stride, window_channels_torch)
+                      default_architecture, has_full_resolution_level, network_stride, window_channels_torch)
 from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, ORGAN_SHOWN_HU, PatchSampler,
                             away_from_lumen, beside_lumen, coarse_z_factors, load_training_case,
                             read_manifest)
@@ -235,8 +235,7 @@ FULL_RESOLUTION_NOTE = ("This network has a first level at full resolution (stri
 def card_notes(card: ModelCard) -> str:
     """The notes of ``card``: :data:`CARD_NOTES`, the full-resolution note where its network has that level, and
     what it was trained on, where and for how long (from its ``training`` section)."""
-    strides = card.architecture.get("kwargs", {}).get("strides") or [2]
-    parts = [CARD_NOTES] + ([FULL_RESOLUTION_NOTE] if strides[0] == 1 else [])
+    parts = [CARD_NOTES] + ([FULL_RESOLUTION_NOTE] if has_full_resolution_level(card.architecture) else [])
     training = card.training or {}
     device = str(training.get("device", "cpu"))
     where = ("CPU" if device == "cpu" else training.get("device_name") or "a GPU")
