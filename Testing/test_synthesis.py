@@ -1216,7 +1216,8 @@ def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeyp
 
     assert model_zoo.training_budget("coronary") == (55.0, 10)
     assert model_zoo.training_budget("coronary", 6, None) == (6.0, 10)
-    assert model_zoo.training_budget("limb", None, 3) == (36.0, 3)
+    assert model_zoo.training_budget("limb", None, 3) == (None, 3)   # budgeted in epochs
+    assert model_zoo.training_budget("limb", 4, None) == (4.0, 20)
     assert set(model_zoo.SHIPPED_BUDGET) == set(INDICATIONS)
 
     seen = []
@@ -1230,7 +1231,7 @@ def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeyp
 
     monkeypatch.setattr(model_zoo, "build_phantom_dataset", fake_build)
     for extra, expected in (([], ("pulmonary", 20)), (["--train-cases", "2"], ("pulmonary", 2)),
-                            ([], ("limb", 10))):
+                            ([], ("limb", 20))):
         with pytest.raises(Stop):
             main(["models", "--indication", expected[0], "--work", str(tmp_path), *extra])
         assert seen.pop() == expected
@@ -1270,7 +1271,10 @@ def test_a_gpu_trained_model_rebuilt_on_a_cpu_trains_the_epochs_its_gpu_run_reac
         assert (seen["epochs"], seen["max_minutes"]) == (epochs, minutes)
         assert (f"--epochs {epochs} " if minutes is None else f"--minutes {minutes:g} ") in seen["command"]
         assert seen["architecture"] == "unet-full-res" and seen["batch_size"] == 8
-    assert model_zoo.rebuild_epochs("limb", "cpu") is None   # a CPU-trained model: its minutes anywhere
+    assert model_zoo.rebuild_epochs("aorta", "cpu") is None   # a CPU-trained model: its minutes anywhere
+    for device in ("cpu", "cuda"):   # a model budgeted in epochs: those anywhere, unless told otherwise
+        assert model_zoo.rebuild_epochs("limb", device) == model_zoo.SHIPPED_BUDGET["limb"]["epochs"]
+        assert model_zoo.rebuild_epochs("limb", device, minutes=3.0) is None
 
 
 def test_models_parallel_runs_indications_at_once_and_reports_every_failure(tmp_path):

@@ -46,10 +46,13 @@ def test_make_models_budget_is_the_shipped_models(indication):
     minutes, n_train = training_budget(indication)
     seed = shipped_seed(indication)
     card = read_card(MODELS / indication)
-    assert f"--minutes {minutes:g} --train-cases {n_train} " in card.training["command"] + " "
+    budget = f"--minutes {minutes:g}" if minutes is not None else f"--epochs {SHIPPED_BUDGET[indication]['epochs']}"
+    assert f"{budget} --train-cases {n_train} " in card.training["command"] + " "
     assert card.training["n_train_cases"] == n_train
     assert card.training["seed"] == seed
     assert card.training["max_minutes"] == minutes
+    if minutes is None:   # budgeted in epochs: all of them trained
+        assert card.training["epochs_run"] == card.training["epochs_planned"] == SHIPPED_BUDGET[indication]["epochs"]
     assert (f" --seed {seed} " in card.training["command"] + " ") == (seed != 0)
     device = shipped_device(indication)
     assert card.training["device"].split(":")[0] == device

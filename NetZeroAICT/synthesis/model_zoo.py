@@ -31,27 +31,31 @@ TEST_SEED_START = 20001
 #: level and heart enhancement at random, and on four cases one unlucky draw moved a mean Dice by 0.06.
 TEST_CASES = 10
 
-#: The training budget each shipped model was trained with (its card's ``training.command``): minutes of training,
-#: phantom training cases, the training seed, and the device it ran on (``cpu``, this 2-core machine, unless
-#: ``device`` says ``cuda``: one GPU, the five indications at once as ``models --parallel 5`` runs them).
-#: ``make models`` (``models --all``) uses it, so it rebuilds the shipped models, not others; ``--minutes``,
-#: ``--epochs``, ``--train-cases`` and ``--seed`` override it. A time budget is a different amount of training on
-#: another kind of device, so a GPU-trained model rebuilt on a CPU trains the ``epochs`` its GPU run reached
-#: instead, with the learning-rate schedule over those epochs (:func:`rebuild_epochs`). Change it with the model it
-#: describes (a test compares it with every shipped card). The aorta's seed 1 was chosen over seed 0 on the
-#: validation phantoms (docs/models.md, "Two seeds on six validation phantoms").
+#: The training budget each shipped model was trained with (its card's ``training.command``): minutes of training
+#: or a number of ``epochs``, phantom training cases, the training seed, and the device it ran on (``cpu``, this
+#: 2-core machine, unless ``device`` says ``cuda``: one GPU, the five indications at once as ``models --parallel
+#: 5`` runs them). ``make models`` (``models --all``) uses it, so it rebuilds the shipped models, not others;
+#: ``--minutes``, ``--epochs``, ``--train-cases`` and ``--seed`` override it. A budget in epochs is the same
+#: training on any device; a time budget is not, so a GPU-trained model rebuilt on a CPU trains the ``epochs`` its
+#: GPU run reached instead, with the learning-rate schedule over those epochs (:func:`rebuild_epochs`). Change it
+#: with the model it describes (a test compares it with every shipped card). The aorta's seed 1 was chosen over
+#: seed 0 on the validation phantoms (docs/models.md, "Two seeds on six validation phantoms").
 SHIPPED_BUDGET: dict[str, dict] = {"aorta": {"minutes": 40.0, "train_cases": 10, "seed": 1},
                                    "pulmonary": {"minutes": 6.5, "train_cases": 20, "seed": 0, "device": "cuda",
                                                  "epochs": 194},
                                    "neck_brain": {"minutes": 95.0, "train_cases": 10, "seed": 0},
-                                   "limb": {"minutes": 36.0, "train_cases": 10, "seed": 0},
+                                   "limb": {"epochs": 200, "train_cases": 20, "seed": 0},
                                    "coronary": {"minutes": 55.0, "train_cases": 10, "seed": 0}}
 
 
-def training_budget(indication: str, minutes: float | None = None, n_train: int | None = None) -> tuple[float, int]:
-    """``(minutes, n_train)`` for a rebuild: each one given, or else the shipped model's (:data:`SHIPPED_BUDGET`)."""
+def training_budget(indication: str, minutes: float | None = None,
+                    n_train: int | None = None) -> tuple[float | None, int]:
+    """``(minutes, n_train)`` for a rebuild: each one given, or else the shipped model's (:data:`SHIPPED_BUDGET`).
+    The minutes are None for a model budgeted in epochs alone (:func:`rebuild_epochs` gives them)."""
     shipped = SHIPPED_BUDGET[indication]
-    return (float(shipped["minutes"] if minutes is None else minutes),
+    if minutes is None:
+        minutes = shipped.get("minutes")
+    return (None if minutes is None else float(minutes),
             int(shipped["train_cases"] if n_train is None else n_train))
 
 
@@ -64,8 +68,9 @@ def rebuild_epochs(indication: str, device: str, minutes: float | None = None,
                    epochs: int | None = None) -> int | None:
     """How many epochs a rebuild trains, or None for the time budget (:func:`training_budget`).
 
-    ``epochs`` when given; else, with no ``minutes`` given, the epochs the shipped model's run reached where that
-    run was on a GPU and this one is not: its minutes on this CPU would be a small share of that training."""
+    ``epochs`` when given; else, with no ``minutes`` given, the shipped model's epochs where its budget is epochs
+    alone, or where its run was on a GPU and this one is not (the epochs that run reached: its minutes on this
+    CPU would be a small share of that training)."""
     if epochs is not None:
         if epochs < 1:
             raise NetZeroAICTError(f"{epochs} epochs", where="--epochs", hint="give 1 or more")
@@ -74,7 +79,8 @@ def rebuild_epochs(indication: str, device: str, minutes: float | None = None,
                                    hint="leave --minutes out")
         return int(epochs)
     shipped = SHIPPED_BUDGET[indication]
-    if minutes is None and shipped_device(indication) == "cuda" and not str(device).startswith("cuda"):
+    if minutes is None and ("minutes" not in shipped
+                            or shipped_device(indication) == "cuda" and not str(device).startswith("cuda")):
         return int(shipped["epochs"])
     return None
 
@@ -309,7 +315,7 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
                + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else "")
                + (" --resume  (an interrupted run resumed from its checkpoint)" if resume else ""))
     planned = (f"{epochs} epochs" + (f" (the shipped model's, trained on a GPU in {minutes:g} min)"
-                                      if shipped_epochs else "")
+                                      if shipped_epochs and minutes is not None else "")
                if epochs else f"{minutes:g} min")
     log(f"[{indication}] going on with the training in {model_dir}, {planned} in all" if resume
         else f"[{indication}] training for {planned}")

@@ -281,7 +281,8 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
 #: organ patches with organ false contrast in the mining, and 8 patches per step ("Coronary"); the aorta's organ
 #: patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena cava"); the
 #: pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution network with
-#: 8 patches per step, trained on a GPU ("Full resolution on a GPU"). Keep the history there, not here.
+#: 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution network with 8
+#: patches per step, 0.6 of them thick-slice ("Limb"). Keep the history there, not here.
 RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5},
                                          "coronary": {"false_contrast_weight": 0.0, "flip_axes": (),
                                                       "organ_fraction": 0.2, "organ_false_contrast": True,
@@ -290,7 +291,9 @@ RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight":
                                                    "flip_axes": ()},
                                          "pulmonary": {"organ_fraction": 0.15, "flip_axes": (),
                                                        "organ_false_contrast": True, "architecture": "unet-full-res",
-                                                       "batch_size": 8}}
+                                                       "batch_size": 8},
+                                         "limb": {"architecture": "unet-full-res", "batch_size": 8,
+                                                  "coarse_fraction": 0.6}}
 
 
 def recipe(indication: str) -> dict:
