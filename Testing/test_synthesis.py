@@ -1277,6 +1277,85 @@ def test_a_gpu_trained_model_rebuilt_on_a_cpu_trains_the_epochs_its_gpu_run_reac
         assert model_zoo.rebuild_epochs("limb", device, minutes=3.0) is None
 
 
+def test_a_model_version_says_what_changed(tiny_model, tmp_path):
+    """MAJOR.MINOR.PATCH: another network, spacing, windows or output is a new major version, new weights a new
+    minor one, the same weights with other run settings a new patch; the same model keeps its version."""
+    from NetZeroAICT.synthesis.model_card import next_version
+
+    card = read_card(tiny_model)
+    assert next_version(None, card) == "1.0.0"
+    previous = dataclasses.replace(card, version="2.3.1")
+    assert next_version(previous, card) == "2.3.1"
+    assert next_version(previous, dataclasses.replace(card, inference={**card.inference, "overlap": 0.5})) == "2.3.2"
+    retrained = dataclasses.replace(card, weights={**card.weights, "sha256": "f" * 64})
+    assert next_version(previous, retrained) == "2.4.0"
+    for changed in ({"spacing_mm": 1.25}, {"windows_hu": card.windows_hu[:2]},
+                    {"architecture": {**TINY, "kwargs": {**TINY["kwargs"], "channels": [8, 8, 16]}}},
+                    {"contrast_level": {**card.contrast_level, "normalised": not card.normalised}}):
+        assert next_version(previous, dataclasses.replace(retrained, **changed)) == "3.0.0", changed
+    with pytest.raises(ValidationError, match="not MAJOR.MINOR.PATCH"):
+        next_version(dataclasses.replace(card, version="1.0"), retrained)
+
+
+def test_set_version_rewrites_the_weights_metadata_not_the_tensors(tiny_model, tmp_path):
+    import shutil
+
+    from safetensors import safe_open
+
+    from NetZeroAICT.synthesis.model_card import set_version
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    _, before = load_model(folder)
+    card = set_version(folder, "4.1.0")
+    assert read_card(folder).version == card.version == "4.1.0"
+    assert card.weights["sha256"] != read_card(tiny_model).weights["sha256"]
+    _, after = load_model(folder)   # the card's new digest matches the rewritten file
+    assert all(np.array_equal(before.state_dict()[k].numpy(), v.numpy()) for k, v in after.state_dict().items())
+    with safe_open(str(folder / "model.safetensors"), "pt") as weights:
+        assert weights.metadata()["version"] == "4.1.0"
+    blob = bytearray((folder / "model.safetensors").read_bytes())
+    blob[-1] ^= 1
+    (folder / "model.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(ValidationError, match="do not match"):
+        set_version(folder, "5.0.0")
+    assert read_card(folder).version == "4.1.0"   # nothing rewritten
+
+
+def test_a_rebuild_installs_the_next_version(monkeypatch, tmp_path, tiny_model):
+    """``models`` gives a retrained model the next minor version of the one it replaces (1.0.0 where there was
+    none), and the next major version for another network; the weight file carries it too."""
+    import shutil
+
+    from safetensors import safe_open
+
+    import NetZeroAICT.foundry as foundry
+    from NetZeroAICT.synthesis import model_zoo
+
+    real = foundry.make_pair
+    monkeypatch.setattr(foundry, "make_pair", lambda ind, seed: real(ind, seed, shape_ijk=(32, 32, 24), spacing_mm=2.0))
+    monkeypatch.setattr(model_zoo, "reevaluate_model", lambda name, work, install, *a, **k: read_card(install / name))
+    architecture = {}
+
+    def fake_train(indication, data, model_dir, **kwargs):
+        shutil.copytree(tiny_model, model_dir, dirs_exist_ok=True)
+        card = read_card(model_dir)
+        if architecture:   # another network: its card says so (the weights are the tiny model's)
+            card.architecture = architecture
+        return card
+
+    monkeypatch.setattr(model_zoo, "train", fake_train)
+    installed = tmp_path / "models" / "aorta"
+    for expected in ("1.0.0", "1.1.0", "1.2.0", "2.0.0"):
+        if expected == "2.0.0":
+            architecture.update({**TINY, "kwargs": {**TINY["kwargs"], "channels": [8, 8, 16]}})
+        card = model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", n_train=1, n_test=1,
+                                       minutes=1.0, log=lambda *_: None)
+        assert card.version == read_card(installed).version == expected
+        with safe_open(str(installed / "model.safetensors"), "pt") as weights:
+            assert weights.metadata()["version"] == expected
+
+
 def test_models_parallel_runs_indications_at_once_and_reports_every_failure(tmp_path):
     """``models --parallel N``: up to N indications at once, each in its own process; one that fails does not
     stop the others, and the error names it and what it said, and which were installed."""

@@ -22,6 +22,11 @@ def test_shipped_model_card_and_weights(indication):
     assert card.indication == indication and card.model_id == f"nzct-{indication}"
     assert (folder / WEIGHTS_NAME).stat().st_size <= 10 * 1024 * 1024
     assert "not for clinical use" in card.intended_use
+    from safetensors import safe_open
+
+    with safe_open(str(folder / WEIGHTS_NAME), "pt") as weights:   # the version is the weight file's too
+        assert weights.metadata() == {"model_id": card.model_id, "version": card.version}
+    assert len([int(part) for part in card.version.split(".")]) == 3
     training, held_out = card.training, card.metrics_held_out
     assert training["n_train_cases"] >= 1 and training["epochs_run"] >= 1 and training["command"]
     train_seeds = set(training["dataset"]["seeds"]["train"]) | set(training["dataset"]["seeds"]["validation"])

@@ -290,6 +290,61 @@ def save_model(network, card: ModelCard, folder: str | os.PathLike) -> Path:
     return folder
 
 
+def interface(card: ModelCard) -> tuple:
+    """What a model's callers depend on: its network, the spacing and HU windows it reads, and whether it predicts
+    the enhancement relative to the lumen's. A change in any of them is a new major version (:func:`next_version`)."""
+    return (json.dumps(card.architecture, sort_keys=True), float(card.spacing_mm),
+            json.dumps(card.windows_hu), card.n_input_channels, card.normalised)
+
+
+def run_settings(card: ModelCard) -> str:
+    """What, besides the weights, sets a model's output: its inference and contrast-level settings, its gates."""
+    return json.dumps([card.inference, card.enhancement_scale_hu, card.enhancement_gate_hu, card.min_body_hu,
+                       card.max_enhanced_ncct_hu, card.contrast_level, card.scan_resolution], sort_keys=True)
+
+
+def next_version(previous: ModelCard | None, card: ModelCard) -> str:
+    """The version ``card``'s model takes when it replaces ``previous`` (None: there was no model), MAJOR.MINOR.PATCH:
+    MAJOR + 1 for another :func:`interface` (network, spacing, windows or output); MINOR + 1 for new weights of the
+    same network; PATCH + 1 for the same weights run with other :func:`run_settings`; else the same version. So two
+    models of an indication that can give different outputs never share a version."""
+    if previous is None:
+        return "1.0.0"
+    try:
+        major, minor, patch = (int(part) for part in previous.version.split("."))
+    except ValueError:
+        raise ValidationError(f"version {previous.version!r} is not MAJOR.MINOR.PATCH",
+                              where=f"{previous.model_id} model card", hint="set it to a version such as 1.0.0") from None
+    if interface(previous) != interface(card):
+        return f"{major + 1}.0.0"
+    if previous.weights.get("sha256") != card.weights.get("sha256"):
+        return f"{major}.{minor + 1}.0"
+    if run_settings(previous) != run_settings(card):
+        return f"{major}.{minor}.{patch + 1}"
+    return previous.version
+
+
+def set_version(folder: str | os.PathLike, version: str) -> ModelCard:
+    """Give the model in ``folder`` the version ``version``: in its card and in its weight file's metadata (the
+    tensors unchanged), the card's SHA-256 updated to the rewritten file. The weights are checked against the card
+    first, as :func:`load_model` checks them; both files are replaced atomically."""
+    from safetensors.torch import load as load_safetensors, save
+
+    folder = Path(folder)
+    card = read_card(folder)
+    weights_path = folder / card.weights["file"]
+    blob = weights_path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != card.weights["sha256"]:
+        raise ValidationError("weights do not match their model card; not versioning them", where=str(weights_path),
+                              hint="reinstall or retrain the model")
+    card.version = version
+    blob = save(load_safetensors(blob), metadata={"model_id": card.model_id, "version": version})
+    card.weights = {**card.weights, "sha256": hashlib.sha256(blob).hexdigest()}
+    _atomic_write(weights_path, blob)
+    _atomic_write(folder / CARD_NAME, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
+    return card
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)

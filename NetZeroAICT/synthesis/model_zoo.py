@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import NetZeroAICTError
 from .evaluation import case_metrics, summarise
-from .model_card import CARD_NAME, REPO_DIR, WEIGHTS_NAME, ModelCard, load_model, read_card
+from .model_card import (CARD_NAME, REPO_DIR, WEIGHTS_NAME, ModelCard, load_model, next_version, read_card,
+                         set_version)
 from .training import card_notes, recipe, train
 
 VALIDATION_SEEDS = (10001,)
@@ -328,12 +329,27 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
                                 **({"real_cta": manifest["real_cta"]} if manifest.get("real_cta") else {})}
     (model_dir / CARD_NAME).write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     target = _install_dir(install_dir) / indication
+    version = next_version(_installed_card(target, log), card)
+    set_version(model_dir, version)
+    log(f"[{indication}] version {version}")
     target.mkdir(parents=True, exist_ok=True)
     for name in (CARD_NAME, WEIGHTS_NAME):
         shutil.copy2(model_dir / name, target / name)
     card = reevaluate_model(indication, work_dir, install_dir, n_test, device, log)
     log(f"[{indication}] installed into {target}")
     return card
+
+
+def _installed_card(target: Path, log=print) -> ModelCard | None:
+    """The card of the model a rebuild replaces, or None where there is none (or none readable: the new model
+    then starts again at 1.0.0, which the log says)."""
+    if not (target / CARD_NAME).is_file():
+        return None
+    try:
+        return read_card(target)
+    except NetZeroAICTError as error:
+        log(f"  the model in {target} has no readable card ({error}); the new one is version 1.0.0")
+        return None
 
 
 def _rebuild_worker(indication: str, kwargs: dict) -> dict:
