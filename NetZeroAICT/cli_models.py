@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -109,6 +110,8 @@ def register(subparsers) -> None:
     m.add_argument("--parallel", type=int, default=1, metavar="N",
                    help="train up to N indications at once, each in a process of its own (for a GPU: one card "
                         "trains several of these small networks at once; on a CPU they only share the cores)")
+    m.add_argument("--phantom-workers", type=int, default=min(4, os.cpu_count() or 1), metavar="N",
+                   help="phantoms made at once, each in a process of its own (default: the CPU cores, at most 4)")
     m.add_argument("--resume", action="store_true",
                    help="go on with an interrupted training from its checkpoint in --work (the --minutes budget "
                         "counts the time it already trained); indications without one start afresh")
@@ -169,10 +172,13 @@ def _models(args) -> int:
         if not Path(path).exists():
             raise NetZeroAICTError("no such file or folder", where=f"--real-cta {path}")
     model_zoo.check_parallel(args.parallel)
+    if args.phantom_workers < 1:
+        raise NetZeroAICTError(f"{args.phantom_workers} phantoms at once", where="--phantom-workers",
+                               hint="give 1 or more (1: one after another)")
     settings = dict(work_dir=args.work, install_dir=args.install, minutes=args.minutes, n_train=args.train_cases,
                     n_test=args.test_cases, device=resolve_device(args.device), threads=args.threads,
                     real_cta=args.real_cta, resume=args.resume, batch_size=args.batch_size, seed=args.seed,
-                    epochs=args.epochs)
+                    epochs=args.epochs, phantom_workers=args.phantom_workers)
     if not args.evaluate_only:
         for name in names:   # a bad budget is refused before hours of phantoms and training
             model_zoo.rebuild_epochs(name, settings["device"], args.minutes, args.epochs)
@@ -187,7 +193,8 @@ def _models(args) -> int:
     for name in names:
         if args.evaluate_only:
             model_zoo.reevaluate_model(name, work_dir=args.work, install_dir=args.install, n_test=args.test_cases,
-                                       device=settings["device"], split=args.split)
+                                       device=settings["device"], split=args.split,
+                                       phantom_workers=args.phantom_workers)
             continue
         card = model_zoo.rebuild_model(name, **settings)
         print(f"{name}: {card.metrics_held_out.get('summary', card.metrics_held_out)}", flush=True)

@@ -709,6 +709,24 @@ def test_phantom_dataset_remakes_cases_of_an_older_foundry(tmp_path, monkeypatch
     assert json.loads(case.read_text())["generator_version"] == GENERATOR_VERSION
 
 
+def test_phantoms_made_in_parallel_are_the_phantoms_made_one_by_one(tmp_path):
+    """``models --phantom-workers N`` makes N phantoms at once, each in a process of its own; a phantom is a seeded
+    draw, so the files are the same as those made one after another."""
+    from NetZeroAICT.synthesis.model_zoo import phantom_cases
+
+    logs = {1: [], 2: []}
+    for workers, made in logs.items():
+        names = phantom_cases("coronary", tmp_path / str(workers), [3, 20001], made.append, workers=workers)
+        assert names == ["coronary_00003", "coronary_20001"]
+        assert len(made) == 2
+    for name in names:
+        one, two = (read_volume(tmp_path / str(w) / name / "ncct.nii.gz") for w in (1, 2))
+        assert np.array_equal(one.voxels, two.voxels) and one.voxels.std() > 100   # a CT, the same one
+        assert (tmp_path / "2" / name / "case.json").read_text() == (tmp_path / "1" / name / "case.json").read_text()
+    assert phantom_cases("coronary", tmp_path / "2", [3, 20001], logs[2].append, workers=2) == names
+    assert len(logs[2]) == 2   # nothing made again
+
+
 def test_a_region_past_the_scan_is_the_scan_mirrored_not_air():
     """The stride padding after a far face: the scan's own voxels while it has them, then its mirror image."""
     from NetZeroAICT.synthesis.inference import padded_region
@@ -1102,6 +1120,7 @@ def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phanto
                                    n_test=1, log=lambda *_: None)
     assert seen["indication"] == "aorta" and seen["false_contrast_weight"] == 0.25 and seen["max_minutes"] == 0.1
     assert all(seen[k] == v for k, v in training.RECIPE.items() if k != "false_contrast_weight")
+    monkeypatch.delitem(training.RECIPE_BY_INDICATION, "limb")   # an indication without overrides: the shared one
     assert training.recipe("limb") == training.RECIPE
     installed = read_card(tmp_path / "models" / "aorta")
     assert installed.metrics_held_out["test_generator_version"] == GENERATOR_VERSION == \
@@ -1225,7 +1244,7 @@ def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeyp
     class Stop(Exception):
         pass
 
-    def fake_build(indication, folder, n_train, n_test, log=print, real_cta=()):
+    def fake_build(indication, folder, n_train, n_test, log=print, real_cta=(), workers=1):
         seen.append((indication, n_train))
         raise Stop
 
@@ -1235,7 +1254,8 @@ def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeyp
         with pytest.raises(Stop):
             main(["models", "--indication", expected[0], "--work", str(tmp_path), *extra])
         assert seen.pop() == expected
-    for bad, message in ((["--epochs", "0"], "0 epochs"), (["--epochs", "5", "--minutes", "3"], "not both")):
+    for bad, message in ((["--epochs", "0"], "0 epochs"), (["--epochs", "5", "--minutes", "3"], "not both"),
+                         (["--phantom-workers", "0"], "0 phantoms at once")):
         assert main(["models", "--indication", "limb", "--work", str(tmp_path), *bad]) == 2
         assert message in capsys.readouterr().err
     assert not seen   # refused before any phantom
@@ -1329,17 +1349,24 @@ def test_a_rebuild_installs_the_next_version(monkeypatch, tmp_path, tiny_model):
 
     from safetensors import safe_open
 
+    import torch
+
     import NetZeroAICT.foundry as foundry
     from NetZeroAICT.synthesis import model_zoo
+    from NetZeroAICT.synthesis.model_card import save_model
 
     real = foundry.make_pair
     monkeypatch.setattr(foundry, "make_pair", lambda ind, seed: real(ind, seed, shape_ijk=(32, 32, 24), spacing_mm=2.0))
     monkeypatch.setattr(model_zoo, "reevaluate_model", lambda name, work, install, *a, **k: read_card(install / name))
-    architecture = {}
+    architecture, seen = {}, []
 
-    def fake_train(indication, data, model_dir, **kwargs):
+    def fake_train(indication, data, model_dir, **kwargs):   # new weights each time: the tiny model's, nudged
         shutil.copytree(tiny_model, model_dir, dirs_exist_ok=True)
-        card = read_card(model_dir)
+        card, network = load_model(model_dir)
+        with torch.no_grad():
+            next(network.parameters()).add_(1e-3 * (len(seen) + 1))
+        seen.append(1)
+        save_model(network, card, model_dir)
         if architecture:   # another network: its card says so (the weights are the tiny model's)
             card.architecture = architecture
         return card

@@ -91,12 +91,13 @@ def shipped_seed(indication: str, seed: int | None = None) -> int:
     return int(SHIPPED_BUDGET[indication].get("seed", 0) if seed is None else seed)
 
 
-def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, log=print, real_cta=()) -> Path:
+def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, log=print, real_cta=(),
+                          workers: int = 1) -> Path:
     """Write (or complete) a phantom dataset folder with a manifest; existing cases are kept.
 
     ``real_cta``: contrast-enhanced CTs (files or DICOM folders) added to the training split as virtual
     non-contrast pairs (:func:`add_real_cta_cases`); validation and test stay phantoms, whose ground truth is
-    exact.
+    exact. ``workers``: phantoms made at once, each in a process of its own (:func:`phantom_cases`).
     """
     from ..foundry.phantom import GENERATOR_VERSION
 
@@ -104,7 +105,8 @@ def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, lo
     folder.mkdir(parents=True, exist_ok=True)
     seeds = {"train": list(range(1, n_train + 1)), "validation": list(VALIDATION_SEEDS),
              "test": list(range(TEST_SEED_START, TEST_SEED_START + n_test))}
-    split = {part: phantom_cases(indication, folder, part_seeds, log) for part, part_seeds in seeds.items()}
+    names = iter(phantom_cases(indication, folder, [s for part in seeds.values() for s in part], log, workers))
+    split = {part: [next(names) for _ in part_seeds] for part, part_seeds in seeds.items()}
     real = add_real_cta_cases(folder, real_cta, log) if real_cta else []
     split["train"] += [r["name"] for r in real]
     manifest = {"indication": indication, "synthetic": not real, "seeds": seeds, "split": split,
@@ -116,20 +118,35 @@ def build_phantom_dataset(indication: str, folder, n_train: int, n_test: int, lo
     return folder
 
 
-def phantom_cases(indication: str, folder, seeds, log=print) -> list[str]:
-    """The case names of ``seeds`` in ``folder``, each generated where it is missing or was made by an older
-    foundry."""
+def _make_phantom(job: tuple[str, int, str]) -> float:
+    """Make and save one phantom pair (module level: it runs in a spawned process); returns its seconds."""
     from ..foundry import make_pair
+
+    indication, seed, path = job
+    start = time.perf_counter()
+    make_pair(indication, seed).save(Path(path))
+    return time.perf_counter() - start
+
+
+def phantom_cases(indication: str, folder, seeds, log=print, workers: int = 1) -> list[str]:
+    """The case names of ``seeds`` in ``folder``, each generated where it is missing or was made by an older
+    foundry. With ``workers`` > 1 the missing ones are made that many at a time, each in a process of its own
+    (a phantom is a seeded draw, so it comes out the same either way)."""
     from ..foundry.phantom import GENERATOR_VERSION
 
-    names = []
-    for seed in seeds:
-        name = f"{indication}_{seed:05d}"
-        if _generator_version(Path(folder) / name) != GENERATOR_VERSION:
-            t = time.perf_counter()
-            make_pair(indication, seed).save(Path(folder) / name)
-            log(f"  phantom {name} ({time.perf_counter() - t:.1f} s)")
-        names.append(name)
+    names = [f"{indication}_{seed:05d}" for seed in seeds]
+    jobs = [(indication, seed, str(Path(folder) / name)) for seed, name in zip(seeds, names)
+            if _generator_version(Path(folder) / name) != GENERATOR_VERSION]
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            for job, seconds in zip(jobs, pool.map(_make_phantom, jobs)):
+                log(f"  phantom {Path(job[2]).name} ({seconds:.1f} s)")
+    else:
+        for job in jobs:
+            log(f"  phantom {Path(job[2]).name} ({_make_phantom(job):.1f} s)")
     return names
 
 
@@ -278,7 +295,7 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
 def rebuild_model(indication: str, work_dir="build/models-work", install_dir=None, minutes: float | None = None,
                   n_train: int | None = None, n_test: int = TEST_CASES, device: str = "cpu", threads: int | None = 2,
                   log=print, real_cta=(), resume: bool = False, batch_size: int | None = None,
-                  seed: int | None = None, epochs: int | None = None) -> ModelCard:
+                  seed: int | None = None, epochs: int | None = None, phantom_workers: int = 1) -> ModelCard:
     """Generate data, train for ``minutes`` (or ``epochs``), evaluate on held-out seeds, install; return the final
     card.
 
@@ -292,7 +309,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
 
     ``real_cta``: contrast-enhanced CTs added to the training cases (:func:`add_real_cta_cases`). ``resume``: go
     on with the training in ``work_dir`` where an interrupted run stopped (its checkpoint), within the same
-    ``minutes`` in all; without a checkpoint the training starts afresh."""
+    ``minutes`` in all; without a checkpoint the training starts afresh. ``phantom_workers``: phantoms made at
+    once (:func:`phantom_cases`)."""
     shipped_epochs = epochs is None and minutes is None
     epochs = rebuild_epochs(indication, device, minutes, epochs)
     shipped_epochs = shipped_epochs and epochs is not None
@@ -301,7 +319,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     work = Path(work_dir) / indication
     log(f"[{indication}] phantom dataset: {n_train} training, {len(VALIDATION_SEEDS)} validation, {n_test} test"
         + (f"; {len(real_cta)} real CTA(s) as virtual non-contrast pairs" if real_cta else ""))
-    data = build_phantom_dataset(indication, work / "data", n_train, n_test, log, real_cta=real_cta)
+    data = build_phantom_dataset(indication, work / "data", n_train, n_test, log, real_cta=real_cta,
+                                 workers=phantom_workers)
     manifest = json.loads((data / "manifest.json").read_text())
     model_dir = work / "model"
     resume = resume and (model_dir / "checkpoint" / "state.json").is_file()
@@ -405,7 +424,7 @@ SPLITS = ("test", "validation")
 
 
 def reevaluate_model(indication: str, work_dir="build/models-work", install_dir=None, n_test: int = TEST_CASES,
-                     device: str = "cpu", log=print, split: str = "test") -> ModelCard:
+                     device: str = "cpu", log=print, split: str = "test", phantom_workers: int = 1) -> ModelCard:
     """Evaluate the installed model of ``indication`` again (generating any phantom that is missing) and write
     the metrics into its card; the weights are not touched.
 
@@ -421,7 +440,7 @@ def reevaluate_model(indication: str, work_dir="build/models-work", install_dir=
     folder = Path(work_dir) / indication / "data"
     if split == "validation":
         folder.mkdir(parents=True, exist_ok=True)
-        cases = phantom_cases(indication, folder, SELECTION_SEEDS, log)
+        cases = phantom_cases(indication, folder, SELECTION_SEEDS, log, phantom_workers)
         log(f"[{indication}] evaluating on validation seeds {list(SELECTION_SEEDS)}")
         metrics = evaluate_model(target, folder, cases, device)
         metrics.update(validation_seeds=list(SELECTION_SEEDS), validation_generator_version=GENERATOR_VERSION)
@@ -429,7 +448,7 @@ def reevaluate_model(indication: str, work_dir="build/models-work", install_dir=
     else:
         seeds = card.training.get("dataset", {}).get("seeds", {})
         n_train = len(seeds.get("train", [])) or 1
-        data = build_phantom_dataset(indication, folder, n_train, n_test, log)
+        data = build_phantom_dataset(indication, folder, n_train, n_test, log, workers=phantom_workers)
         manifest = json.loads((data / "manifest.json").read_text())
         log(f"[{indication}] evaluating on held-out seeds {manifest['seeds']['test']}")
         metrics = evaluate_model(target, data, manifest["split"]["test"], device)
