@@ -69,6 +69,10 @@ def register(subparsers) -> None:
                    help="on: the network gets three more input channels telling it how coarse the scan (or a "
                         "thick-slice training patch) is along each axis; needs thick-slice patches. Measured on limb: no "
                         "sharper lumen, 3 mm scans worse (default: the indication's recipe, off)")
+    t.add_argument("--tta-passes", type=int, choices=[2, 4, 8],
+                   help="test-time augmentation written into the card: passes averaged per synthesis, flips (x, then "
+                        "y, then z) for a network trained with flips, else shifts; more passes cost inference time "
+                        "(default: the indication's recipe)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out; with --resume "
@@ -145,6 +149,7 @@ def _train(args) -> int:
                        else args.scan_resolution == "on")
     flip_axes = recipe(args.indication)["flip_axes"] if args.flips is None else \
         {"xyz": (0, 1, 2), "none": ()}[args.flips]
+    tta_passes = recipe(args.indication)["tta_passes"] if args.tta_passes is None else args.tta_passes
     card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                  batch_size=args.batch_size, patch=args.patch, learning_rate=args.lr,
                  mine_every=args.mine_every, warmup=args.warmup,
@@ -152,7 +157,7 @@ def _train(args) -> int:
                  architecture=args.architecture, seed=args.seed, organ_fraction=args.organ_fraction,
                  organ_false_contrast=organ_false_contrast, false_contrast_band=args.false_contrast_band,
                  false_contrast_band_margin=args.false_contrast_band_margin, scan_resolution=scan_resolution,
-                 device=resolve_device(args.device), spacing_mm=args.spacing, max_minutes=args.max_minutes,
+                 tta_passes=tta_passes, device=resolve_device(args.device), spacing_mm=args.spacing, max_minutes=args.max_minutes,
                  resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     print(f"{args.out}: {card.model_id} v{card.version}, best epoch {card.training['best_epoch']} of "

@@ -1176,20 +1176,22 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
 
     def fake_train(indication, data, out, **kwargs):
         seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"],
-                     kwargs["flip_axes"], kwargs["organ_fraction"], kwargs["organ_false_contrast"]))
+                     kwargs["flip_axes"], kwargs["organ_fraction"], kwargs["organ_false_contrast"],
+                     kwargs["tta_passes"]))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
     own = training.recipe("neck_brain")
     for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"],
-                                  tuple(own["flip_axes"]), own["organ_fraction"], own["organ_false_contrast"])),
+                                  tuple(own["flip_axes"]), own["organ_fraction"], own["organ_false_contrast"],
+                                  own["tta_passes"])),
                             (["--false-contrast-weight", "0.3", "--coarse-fraction", "0",
                               "--architecture", "unet-full-res", "--flips", "none", "--organ-fraction", "0.1",
-                              "--organ-false-contrast", "on"],
-                             (0.3, 0.0, "unet-full-res", (), 0.1, True)),
+                              "--organ-false-contrast", "on", "--tta-passes", "4"],
+                             (0.3, 0.0, "unet-full-res", (), 0.1, True, 4)),
                             (["--flips", "xyz", "--organ-false-contrast", "off"],
                              (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"], (0, 1, 2),
-                              own["organ_fraction"], False))):
+                              own["organ_fraction"], False, own["tta_passes"]))):
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   *extra])
@@ -1295,6 +1297,26 @@ def test_a_gpu_trained_model_rebuilt_on_a_cpu_trains_the_epochs_its_gpu_run_reac
     for device in ("cpu", "cuda"):   # a model budgeted in epochs: those anywhere, unless told otherwise
         assert model_zoo.rebuild_epochs("limb", device) == model_zoo.SHIPPED_BUDGET["limb"]["epochs"]
         assert model_zoo.rebuild_epochs("limb", device, minutes=3.0) is None
+
+
+def test_test_time_augmentation_of_a_card():
+    """2, 4 or 8 passes: flips (x first) for a network trained with flips, shifts over a half-stride cube for one
+    trained without; a flip the network never saw in training, or another number of passes, is refused."""
+    from NetZeroAICT.synthesis.training import new_card, tta_settings
+
+    assert new_card("aorta").inference["tta_flips"] == [[], [2]]   # the default: the left-right flip
+    assert new_card("aorta", flip_axes=()).inference["tta_shifts"] == [[0, 0, 0], [4, 4, 4]]
+    for passes in (2, 4, 8):
+        flips = tta_settings((0, 1, 2), passes)["tta_flips"]
+        shifts = tta_settings((), passes)
+        assert len({tuple(f) for f in flips}) == passes and flips[:2] == [[], [2]]
+        assert shifts["tta_flips"] == [[]] and len({tuple(s) for s in shifts["tta_shifts"]}) == passes
+        assert all(v in (0, 4) for s in shifts["tta_shifts"] for v in s)
+    assert new_card("neck_brain", tta_passes=8).inference["tta_flips"][-1] == [0, 1, 2]
+    with pytest.raises(NetZeroAICTError, match="flips along z"):
+        tta_settings((1, 2), 8)
+    with pytest.raises(NetZeroAICTError, match="3 test-time passes"):
+        tta_settings((0, 1, 2), 3)
 
 
 def test_a_model_version_says_what_changed(tiny_model, tmp_path):

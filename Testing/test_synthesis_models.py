@@ -46,7 +46,7 @@ def test_make_models_budget_is_the_shipped_models(indication):
     """``make models`` rebuilds the shipped models: each card's command names the budget it uses by default."""
     from NetZeroAICT.synthesis.model_zoo import SHIPPED_BUDGET, shipped_device, shipped_seed, training_budget
     from NetZeroAICT.synthesis.network import architecture_preset
-    from NetZeroAICT.synthesis.training import card_notes, recipe
+    from NetZeroAICT.synthesis.training import card_notes, recipe, tta_settings
 
     minutes, n_train = training_budget(indication)
     seed = shipped_seed(indication)
@@ -67,6 +67,9 @@ def test_make_models_budget_is_the_shipped_models(indication):
     # the recipe's network is the card's: make models builds the architecture it ships
     assert architecture_preset(recipe(indication)["architecture"], card.n_input_channels) == card.architecture
     assert card.training["batch_size"] == recipe(indication)["batch_size"]
+    passes = tta_settings(recipe(indication)["flip_axes"], recipe(indication)["tta_passes"])   # as make models writes it
+    assert {k: card.inference.get(k, [[0, 0, 0]]) for k in ("tta_flips", "tta_shifts")} == {"tta_shifts": [[0, 0, 0]],
+                                                                                            **passes}
     assert card.notes == card_notes(card)   # where and how it was trained, as the card's training says
 
 

@@ -211,6 +211,30 @@ def _crop(case, points: np.ndarray, margin: int):
 #: Test-time augmentation of a network trained without flips: the volume is run as it is and shifted by
 #: these (z, y, x) voxels against the network's stride-8 grid, so each pass samples the anatomy differently.
 SHIFT_TTA = ((0, 0, 0), (4, 4, 4))
+#: The passes of a test-time augmentation (``tta_passes``): for a network trained with flips, flips along x, then y,
+#: then z (each list holds the axes of one pass, 0 = z); for one trained without, shifts over the corners of a
+#: half-stride cube. Two is the default; more passes average more predictions (what it bought: docs/models.md).
+TTA_FLIPS = {2: [[], [2]], 4: [[], [2], [1], [1, 2]], 8: [[], [2], [1], [1, 2], [0], [0, 2], [0, 1], [0, 1, 2]]}
+TTA_SHIFTS = {2: [list(t) for t in SHIFT_TTA], 4: [[0, 0, 0], [4, 4, 4], [0, 4, 0], [4, 0, 4]],
+              8: [[z, y, x] for z in (0, 4) for y in (0, 4) for x in (0, 4)]}
+
+
+def tta_settings(flip_axes=(0, 1, 2), passes: int = 2) -> dict:
+    """The card's test-time augmentation for a network trained with random flips along ``flip_axes``: ``passes``
+    flips where it was trained with flips along x (the left-right flip first), else ``passes`` shifts. A flip the
+    network never saw in training is refused."""
+    if passes not in TTA_FLIPS:
+        raise NetZeroAICTError(f"{passes} test-time passes", where="training settings: tta_passes",
+                               hint=f"use one of {', '.join(map(str, TTA_FLIPS))}")
+    if 2 not in flip_axes:
+        return {"tta_flips": [[]], "tta_shifts": TTA_SHIFTS[passes]}
+    flips = TTA_FLIPS[passes]
+    unseen = sorted({a for f in flips for a in f} - set(flip_axes))
+    if unseen:
+        raise NetZeroAICTError(f"{passes} test-time flips need flips along {'/'.join('zyx'[a] for a in unseen)} "
+                               "in training", where="training settings: tta_passes, flips",
+                               hint="train with flips along all axes, or use 2 passes")
+    return {"tta_flips": flips}
 
 
 #: Written into every card (:func:`card_notes` adds where and how long it was trained): why this network, and
@@ -245,11 +269,12 @@ def card_notes(card: ModelCard) -> str:
 
 
 def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, architecture: dict | None = None,
-             version: str = "1.0.0", flip_axes=(0, 1, 2), scan_resolution: bool = False) -> ModelCard:
-    """A card for a new model of ``indication`` with the shipped defaults. Its test-time augmentation is a
-    left-right flip for a network trained with flips along x (``flip_axes``), and otherwise shifts of the
-    volume against the network's stride (:data:`SHIFT_TTA`): a network that knows the anatomy's sides would
-    take a flipped vena cava for the aorta. With ``scan_resolution`` the network gets the three scan-resolution
+             version: str = "1.0.0", flip_axes=(0, 1, 2), scan_resolution: bool = False,
+             tta_passes: int = 2) -> ModelCard:
+    """A card for a new model of ``indication`` with the shipped defaults. Its test-time augmentation is
+    ``tta_passes`` flips, the left-right flip first, for a network trained with flips along x (``flip_axes``),
+    and otherwise shifts of the volume against the network's stride (:data:`SHIFT_TTA`, :func:`tta_settings`):
+    a network that knows the anatomy's sides would take a flipped vena cava for the aorta. With ``scan_resolution`` the network gets the three scan-resolution
     input channels after the windows (``ModelCard.scan_resolution``), up to the coarsest thick-slice patch."""
     get_indication(indication)
     spacing = float(spacing_mm or MODEL_SPACING_MM[indication])
@@ -263,8 +288,7 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
                      spacing_mm=spacing, windows_hu=WINDOWS_HU, scan_resolution=resolution,
                      enhancement_scale_hu=ENHANCEMENT_SCALE_HU, patch_size=[patch] * 3,
                      inference={"mode": "exact", "precision": "fp32",
-                                **({"tta_flips": [[], [2]]} if 2 in flip_axes
-                                   else {"tta_flips": [[]], "tta_shifts": [list(t) for t in SHIFT_TTA]}),
+                                **tta_settings(flip_axes, tta_passes),
                                 "overlap": 0.25, "roi_size": [96, 96, 96], "sw_batch_size": 1,
                                 **({"max_slab_voxels": slab} if slab else {})}, notes=CARD_NOTES)
 
@@ -274,16 +298,16 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
           "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False,
-          "false_contrast_band": 0, "false_contrast_band_margin": None, "scan_resolution": False}
+          "false_contrast_band": 0, "false_contrast_band_margin": None, "scan_resolution": False, "tta_passes": 2}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE`, each chosen by
 #: measurement on held-out phantoms. The measurements behind every override are in docs/models.md, under the
-#: indication's section: neck & brain's false-contrast weight ("Neck & brain"); coronary's weight 0, no flips,
-#: organ patches with organ false contrast in the mining, and 8 patches per step ("Coronary"); the aorta's organ
-#: patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena cava"); the
-#: pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution network with
-#: 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution network with 8
-#: patches per step, 0.6 of them thick-slice ("Limb"). Keep the history there, not here.
-RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5},
+#: indication's section: neck & brain's false-contrast weight and 8 test-time flips ("Neck & brain"); coronary's
+#: weight 0, no flips, organ patches with organ false contrast in the mining, and 8 patches per step ("Coronary");
+#: the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
+#: cava"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
+#: network with 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution
+#: network with 8 patches per step, 0.6 of them thick-slice ("Limb"). Keep the history there, not here.
+RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5, "tta_passes": 8},
                                          "coronary": {"false_contrast_weight": 0.0, "flip_axes": (),
                                                       "organ_fraction": 0.2, "organ_false_contrast": True,
                                                       "batch_size": 8},
@@ -344,7 +368,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           organ_false_contrast: bool = RECIPE["organ_false_contrast"],
           false_contrast_band: int = RECIPE["false_contrast_band"],
           false_contrast_band_margin: float | None = RECIPE["false_contrast_band_margin"],
-          scan_resolution: bool = RECIPE["scan_resolution"]) -> ModelCard:
+          scan_resolution: bool = RECIPE["scan_resolution"], tta_passes: int = RECIPE["tta_passes"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -364,6 +388,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     above that margin. ``scan_resolution``: the network is told, in three more input channels, how much each
     patch was coarsened (the engine tells it the scan's own voxel size); it needs thick-slice patches
     (``coarse_fraction`` > 0). Measured on limb it did not sharpen the lumen and hurt 3 mm scans (in no recipe).
+    ``tta_passes``: the card's test-time augmentation, 2, 4 or 8 passes (:func:`tta_settings`).
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -395,7 +420,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     if isinstance(architecture, str):
         architecture = architecture_preset(architecture,
                                            len(WINDOWS_HU) + (SCAN_RESOLUTION_CHANNELS if scan_resolution else 0))
-    card = new_card(indication, spacing_mm, patch, architecture, flip_axes=flip_axes, scan_resolution=scan_resolution)
+    card = new_card(indication, spacing_mm, patch, architecture, flip_axes=flip_axes, scan_resolution=scan_resolution,
+                    tta_passes=tta_passes)
     validate_card(card.to_dict(), "the network asked for")
     t_load = time.perf_counter()
     train_cases = [load_training_case(Path(data_dir) / n, card.spacing_mm, organs=organ_fraction > 0)
