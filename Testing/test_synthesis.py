@@ -1235,8 +1235,8 @@ def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeyp
     from NetZeroAICT.cli import main
     from NetZeroAICT.synthesis import model_zoo
 
-    assert model_zoo.training_budget("coronary") == (55.0, 10)
-    assert model_zoo.training_budget("coronary", 6, None) == (6.0, 10)
+    assert model_zoo.training_budget("neck_brain") == (95.0, 10)
+    assert model_zoo.training_budget("neck_brain", 6, None) == (6.0, 10)
     assert model_zoo.training_budget("limb", None, 3) == (None, 3)   # budgeted in epochs
     assert model_zoo.training_budget("limb", 4, None) == (4.0, 20)
     assert set(model_zoo.SHIPPED_BUDGET) == set(INDICATIONS)
