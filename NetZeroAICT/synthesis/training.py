@@ -306,7 +306,8 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
 #: the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
 #: cava"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
 #: network with 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution
-#: network with 8 patches per step, 0.6 of them thick-slice ("Limb"). Keep the history there, not here.
+#: network with 8 patches per step, 0.6 of them thick-slice, and 4 test-time flips ("Limb"). Keep the history
+#: there, not here.
 RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5, "tta_passes": 8},
                                          "coronary": {"false_contrast_weight": 0.0, "flip_axes": (),
                                                       "organ_fraction": 0.2, "organ_false_contrast": True,
@@ -317,7 +318,7 @@ RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight":
                                                        "organ_false_contrast": True, "architecture": "unet-full-res",
                                                        "batch_size": 8},
                                          "limb": {"architecture": "unet-full-res", "batch_size": 8,
-                                                  "coarse_fraction": 0.6}}
+                                                  "coarse_fraction": 0.6, "tta_passes": 4}}
 
 
 def recipe(indication: str) -> dict:
