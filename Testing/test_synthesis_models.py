@@ -67,7 +67,8 @@ def test_make_models_budget_is_the_shipped_models(indication):
     # the recipe's network is the card's: make models builds the architecture it ships
     assert architecture_preset(recipe(indication)["architecture"], card.n_input_channels) == card.architecture
     assert card.training["batch_size"] == recipe(indication)["batch_size"]
-    passes = tta_settings(recipe(indication)["flip_axes"], recipe(indication)["tta_passes"])   # as make models writes it
+    # the test-time augmentation make models writes for the recipe
+    passes = tta_settings(recipe(indication)["flip_axes"], recipe(indication)["tta_passes"])
     assert {k: card.inference.get(k, [[0, 0, 0]]) for k in ("tta_flips", "tta_shifts")} == {"tta_shifts": [[0, 0, 0]],
                                                                                             **passes}
     assert card.notes == card_notes(card)   # where and how it was trained, as the card's training says

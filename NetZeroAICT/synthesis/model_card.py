@@ -314,7 +314,8 @@ def next_version(previous: ModelCard | None, card: ModelCard) -> str:
         major, minor, patch = (int(part) for part in previous.version.split("."))
     except ValueError:
         raise ValidationError(f"version {previous.version!r} is not MAJOR.MINOR.PATCH",
-                              where=f"{previous.model_id} model card", hint="set it to a version such as 1.0.0") from None
+                              where=f"{previous.model_id} model card",
+                              hint="set it to a version such as 1.0.0") from None
     if interface(previous) != interface(card):
         return f"{major + 1}.0.0"
     if previous.weights.get("sha256") != card.weights.get("sha256"):

@@ -274,8 +274,9 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
     """A card for a new model of ``indication`` with the shipped defaults. Its test-time augmentation is
     ``tta_passes`` flips, the left-right flip first, for a network trained with flips along x (``flip_axes``),
     and otherwise shifts of the volume against the network's stride (:data:`SHIFT_TTA`, :func:`tta_settings`):
-    a network that knows the anatomy's sides would take a flipped vena cava for the aorta. With ``scan_resolution`` the network gets the three scan-resolution
-    input channels after the windows (``ModelCard.scan_resolution``), up to the coarsest thick-slice patch."""
+    a network that knows the anatomy's sides would take a flipped vena cava for the aorta. With
+    ``scan_resolution`` the network gets the three scan-resolution input channels after the windows
+    (``ModelCard.scan_resolution``), up to the coarsest thick-slice patch."""
     get_indication(indication)
     spacing = float(spacing_mm or MODEL_SPACING_MM[indication])
     resolution = ({"max_factor_zyx": [max(coarse_z_factors(spacing))] + [max(COARSE_XY_FACTORS)] * 2}
