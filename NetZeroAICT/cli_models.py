@@ -93,8 +93,8 @@ def register(subparsers) -> None:
     m.add_argument("--install", help="where models go (default: <repo>/Resources/Models)")
     m.add_argument("--minutes", type=float,
                    help="training time per indication, minutes (default: what the shipped model of each "
-                        "indication was trained with: 40-95 min on a 2-core CPU; 200 and 587 epochs on it for the "
-                        "limb and coronary models; "
+                        "indication was trained with: 95 min on a 2-core CPU for neck & brain; 1668, 200 and 587 "
+                        "epochs on it for the aorta, limb and coronary models; "
                         "6.5 min on one GPU for the pulmonary model, which on a CPU trains the epochs that GPU run "
                         "reached instead)")
     m.add_argument("--epochs", type=int,

@@ -41,7 +41,7 @@ TEST_CASES = 10
 #: GPU run reached instead, with the learning-rate schedule over those epochs (:func:`rebuild_epochs`). Change it
 #: with the model it describes (a test compares it with every shipped card). The aorta's seed 1 was chosen over
 #: seed 0 on the validation phantoms (docs/models.md, "Two seeds on six validation phantoms").
-SHIPPED_BUDGET: dict[str, dict] = {"aorta": {"minutes": 40.0, "train_cases": 10, "seed": 1},
+SHIPPED_BUDGET: dict[str, dict] = {"aorta": {"epochs": 1668, "train_cases": 20, "seed": 1},
                                    "pulmonary": {"minutes": 6.5, "train_cases": 20, "seed": 0, "device": "cuda",
                                                  "epochs": 194},
                                    "neck_brain": {"minutes": 95.0, "train_cases": 10, "seed": 0},
