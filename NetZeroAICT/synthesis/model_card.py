@@ -278,16 +278,22 @@ def load_model(folder: str | os.PathLike, device: str = "cpu"):
 
 def save_model(network, card: ModelCard, folder: str | os.PathLike) -> Path:
     """Write ``model.safetensors`` and ``model.json`` (with the weights' SHA-256) into ``folder``."""
-    from safetensors.torch import save
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
-    blob = save(state, metadata={"model_id": card.model_id, "version": card.version})
-    card.weights = {"file": WEIGHTS_NAME, "sha256": hashlib.sha256(blob).hexdigest()}
-    _atomic_write(folder / WEIGHTS_NAME, blob)
-    _atomic_write(folder / CARD_NAME, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
+    _write_model({k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}, card, folder)
     return folder
+
+
+def _write_model(state: dict, card: ModelCard, folder: Path) -> None:
+    """Write ``state`` as the card's weight file (the card's id and version in its metadata) and the card with the
+    file's SHA-256, each replaced atomically."""
+    from safetensors.torch import save
+
+    name = card.weights.get("file") or WEIGHTS_NAME
+    blob = save(state, metadata={"model_id": card.model_id, "version": card.version})
+    card.weights = {"file": name, "sha256": hashlib.sha256(blob).hexdigest()}
+    _atomic_write(folder / name, blob)
+    _atomic_write(folder / CARD_NAME, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
 
 
 def interface(card: ModelCard) -> tuple:
@@ -329,7 +335,7 @@ def set_version(folder: str | os.PathLike, version: str) -> ModelCard:
     """Give the model in ``folder`` the version ``version``: in its card and in its weight file's metadata (the
     tensors unchanged), the card's SHA-256 updated to the rewritten file. The weights are checked against the card
     first, as :func:`load_model` checks them; both files are replaced atomically."""
-    from safetensors.torch import load as load_safetensors, save
+    from safetensors.torch import load as load_safetensors
 
     folder = Path(folder)
     card = read_card(folder)
@@ -339,10 +345,7 @@ def set_version(folder: str | os.PathLike, version: str) -> ModelCard:
         raise ValidationError("weights do not match their model card; not versioning them", where=str(weights_path),
                               hint="reinstall or retrain the model")
     card.version = version
-    blob = save(load_safetensors(blob), metadata={"model_id": card.model_id, "version": version})
-    card.weights = {**card.weights, "sha256": hashlib.sha256(blob).hexdigest()}
-    _atomic_write(weights_path, blob)
-    _atomic_write(folder / CARD_NAME, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
+    _write_model(load_safetensors(blob), card, folder)
     return card
 
 
