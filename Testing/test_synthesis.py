@@ -1401,6 +1401,8 @@ def test_a_rebuild_installs_the_next_version(monkeypatch, tmp_path, tiny_model):
         card = model_zoo.rebuild_model("aorta", tmp_path / "work", tmp_path / "models", n_train=1, n_test=1,
                                        minutes=1.0, log=lambda *_: None)
         assert card.version == read_card(installed).version == expected
+        data = read_card(installed).training["data"]   # not this machine's folder: the work folder's part of it
+        assert data.startswith("aorta/data in the models work folder") and str(tmp_path) not in data
         with safe_open(str(installed / "model.safetensors"), "pt") as weights:
             assert weights.metadata()["version"] == expected
 

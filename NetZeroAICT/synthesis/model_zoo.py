@@ -343,6 +343,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     card = train(indication, data, model_dir, epochs=epochs or 100_000, **settings,   # else the time budget ends it
                  seed=seed, device=device, max_minutes=None if epochs else minutes, threads=threads, command=command,
                  show_progress=False, resume=resume)
+    # The folder is this machine's; what is in it (generator, seeds) is what another machine needs.
+    card.training["data"] = f"{indication}/data in the models work folder (made by the command; see dataset)"
     card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
                                 "generator_version": manifest.get("generator_version"),
                                 **({"real_cta": manifest["real_cta"]} if manifest.get("real_cta") else {})}
