@@ -1359,7 +1359,7 @@ def test_set_version_rewrites_the_weights_metadata_not_the_tensors(tiny_model, t
     blob = bytearray((folder / "model.safetensors").read_bytes())
     blob[-1] ^= 1
     (folder / "model.safetensors").write_bytes(bytes(blob))
-    with pytest.raises(ValidationError, match="do not match"):
+    with pytest.raises(ValidationError, match="does not match the model card"):
         set_version(folder, "5.0.0")
     assert read_card(folder).version == "4.1.0"   # nothing rewritten
 

@@ -249,6 +249,23 @@ def load_model(folder: str | os.PathLike, device: str = "cpu"):
 
     from .network import build_network
 
+    card, blob, weights_path = _verified_weights(folder)
+    try:
+        state = load_safetensors(blob)
+    except Exception as error:  # safetensors raises its own error types
+        raise ValidationError(f"weights are not a valid safetensors file ({error})", where=str(weights_path)) from None
+    network = build_network(card.architecture)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ValidationError(f"weights do not fit the card's architecture: {str(error).splitlines()[0]}",
+                              where=str(weights_path)) from None
+    return card, network.to(device).eval()
+
+
+def _verified_weights(folder: str | os.PathLike) -> tuple[ModelCard, bytes, Path]:
+    """A model folder's card, its weight file's bytes and path, once their SHA-256 matches the card's (nothing is
+    decoded before). Raises a clear error for missing, altered or corrupted weights."""
     folder = Path(folder)
     card = read_card(folder)
     weights_path = folder / card.weights["file"]
@@ -261,19 +278,9 @@ def load_model(folder: str | os.PathLike, device: str = "cpu"):
     if digest != card.weights["sha256"]:
         raise ValidationError(
             f"weights SHA-256 {digest[:16]}… does not match the model card ({card.weights['sha256'][:16]}…); "
-            "refusing to load them", where=str(weights_path),
+            "refusing to use them", where=str(weights_path),
             hint="the weights were altered or corrupted: reinstall the model or retrain it")
-    try:
-        state = load_safetensors(blob)
-    except Exception as error:  # safetensors raises its own error types
-        raise ValidationError(f"weights are not a valid safetensors file ({error})", where=str(weights_path)) from None
-    network = build_network(card.architecture)
-    try:
-        network.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise ValidationError(f"weights do not fit the card's architecture: {str(error).splitlines()[0]}",
-                              where=str(weights_path)) from None
-    return card, network.to(device).eval()
+    return card, blob, weights_path
 
 
 def save_model(network, card: ModelCard, folder: str | os.PathLike) -> Path:
@@ -337,15 +344,9 @@ def set_version(folder: str | os.PathLike, version: str) -> ModelCard:
     first, as :func:`load_model` checks them; both files are replaced atomically."""
     from safetensors.torch import load as load_safetensors
 
-    folder = Path(folder)
-    card = read_card(folder)
-    weights_path = folder / card.weights["file"]
-    blob = weights_path.read_bytes()
-    if hashlib.sha256(blob).hexdigest() != card.weights["sha256"]:
-        raise ValidationError("weights do not match their model card; not versioning them", where=str(weights_path),
-                              hint="reinstall or retrain the model")
+    card, blob, _ = _verified_weights(folder)
     card.version = version
-    _write_model(load_safetensors(blob), card, folder)
+    _write_model(load_safetensors(blob), card, Path(folder))
     return card
 
 
