@@ -179,9 +179,7 @@ def _models(args) -> int:
         if not Path(path).exists():
             raise NetZeroAICTError("no such file or folder", where=f"--real-cta {path}")
     model_zoo.check_parallel(args.parallel)
-    if args.phantom_workers < 1:
-        raise NetZeroAICTError(f"{args.phantom_workers} phantoms at once", where="--phantom-workers",
-                               hint="give 1 or more (1: one after another)")
+    model_zoo.check_at_once(args.phantom_workers, "phantoms", "--phantom-workers")
     settings = dict(work_dir=args.work, install_dir=args.install, minutes=args.minutes, n_train=args.train_cases,
                     n_test=args.test_cases, device=resolve_device(args.device), threads=args.threads,
                     real_cta=args.real_cta, resume=args.resume, batch_size=args.batch_size, seed=args.seed,

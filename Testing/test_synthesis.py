@@ -725,6 +725,8 @@ def test_phantoms_made_in_parallel_are_the_phantoms_made_one_by_one(tmp_path):
         assert (tmp_path / "2" / name / "case.json").read_text() == (tmp_path / "1" / name / "case.json").read_text()
     assert phantom_cases("coronary", tmp_path / "2", [3, 20001], logs[2].append, workers=2) == names
     assert len(logs[2]) == 2   # nothing made again
+    with pytest.raises(NetZeroAICTError, match="0 phantoms at once"):
+        phantom_cases("coronary", tmp_path / "0", [3], workers=0)
 
 
 def test_a_region_past_the_scan_is_the_scan_mirrored_not_air():

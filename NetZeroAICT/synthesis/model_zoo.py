@@ -134,6 +134,7 @@ def phantom_cases(indication: str, folder, seeds, log=print, workers: int = 1) -
     (a phantom is a seeded draw, so it comes out the same either way)."""
     from ..foundry.phantom import GENERATOR_VERSION
 
+    check_at_once(workers, "phantoms", "--phantom-workers")
     names = [f"{indication}_{seed:05d}" for seed in seeds]
     jobs = [(indication, seed, str(Path(folder) / name)) for seed, name in zip(seeds, names)
             if _generator_version(Path(folder) / name) != GENERATOR_VERSION]
@@ -379,11 +380,15 @@ def _rebuild_worker(indication: str, kwargs: dict) -> dict:
     return card.metrics_held_out.get("summary", card.metrics_held_out)
 
 
+def check_at_once(count: int, what: str, where: str) -> None:
+    """Refuses fewer than one of ``what`` (indications, phantoms) at a time; ``where`` names the setting."""
+    if count < 1:
+        raise NetZeroAICTError(f"{count} {what} at once", where=where, hint="give 1 or more (1: one after another)")
+
+
 def check_parallel(parallel: int) -> None:
     """Refuses fewer than one indication at a time."""
-    if parallel < 1:
-        raise NetZeroAICTError(f"{parallel} indications at once", where="--parallel",
-                               hint="give 1 or more (1: one after another)")
+    check_at_once(parallel, "indications", "--parallel")
 
 
 def rebuild_models_parallel(indications: list[str], parallel: int, worker=_rebuild_worker, log=print,
