@@ -73,6 +73,10 @@ def register(subparsers) -> None:
                    help="test-time augmentation written into the card: passes averaged per synthesis, flips (x, then "
                         "y, then z) for a network trained with flips, else shifts; more passes cost inference time "
                         "(default: the indication's recipe)")
+    t.add_argument("--keep", choices=["best", "last"],
+                   help="which epoch's weights the model gets: best (the best validation score, on two crops per "
+                        "validation case) or last (the end of the learning-rate decay) (default: the indication's "
+                        "recipe)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out; with --resume "
@@ -151,6 +155,7 @@ def _train(args) -> int:
     flip_axes = recipe(args.indication)["flip_axes"] if args.flips is None else \
         {"xyz": (0, 1, 2), "none": ()}[args.flips]
     tta_passes = recipe(args.indication)["tta_passes"] if args.tta_passes is None else args.tta_passes
+    keep = recipe(args.indication)["keep"] if args.keep is None else args.keep
     card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                  batch_size=args.batch_size, patch=args.patch, learning_rate=args.lr,
                  mine_every=args.mine_every, warmup=args.warmup,
@@ -158,12 +163,13 @@ def _train(args) -> int:
                  architecture=args.architecture, seed=args.seed, organ_fraction=args.organ_fraction,
                  organ_false_contrast=organ_false_contrast, false_contrast_band=args.false_contrast_band,
                  false_contrast_band_margin=args.false_contrast_band_margin, scan_resolution=scan_resolution,
-                 tta_passes=tta_passes, device=resolve_device(args.device), spacing_mm=args.spacing,
+                 tta_passes=tta_passes, keep=keep, device=resolve_device(args.device), spacing_mm=args.spacing,
                  max_minutes=args.max_minutes,
                  resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-    print(f"{args.out}: {card.model_id} v{card.version}, best epoch {card.training['best_epoch']} of "
-          f"{card.training['epochs_run']}, weights sha256 {card.weights['sha256']}")
+    print(f"{args.out}: {card.model_id} v{card.version}, weights of epoch {card.training['kept_epoch']} "
+          f"({card.training['keep']}; best {card.training['best_epoch']}) of {card.training['epochs_run']}, "
+          f"weights sha256 {card.weights['sha256']}")
     return 0
 
 

@@ -1166,6 +1166,45 @@ def test_models_trains_each_indication_with_its_recipe_and_names_the_test_phanto
     assert "--device cuda --batch-size 8" in seen["command"]
 
 
+def test_keep_gives_the_model_the_best_or_the_last_epochs_weights(tmp_path):
+    """``keep="last"`` installs the final epoch's weights, ``"best"`` those of the best validation score; a
+    finished run resumed with the other choice only writes its model again, with the other weights."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from NetZeroAICT.synthesis.training import train
+
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,))
+    kwargs = dict(steps_per_epoch=2, batch_size=1, patch=32, architecture=TINY, spacing_mm=1.5, show_progress=False,
+                  epochs=3, max_minutes=60)
+    ckpt = tmp_path / "m" / "checkpoint"
+
+    def model_tensors():
+        return load_file(tmp_path / "m" / "model.safetensors")
+
+    def same(a, b):
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    last = train("aorta", tmp_path / "data", tmp_path / "m", keep="last", **kwargs)
+    assert last.training["keep"] == "last" and last.training["kept_epoch"] == 3
+    assert "last epoch's weights kept" in last.training["validation"]
+    assert same(model_tensors(), load_file(ckpt / "weights.safetensors"))
+    # make the best epoch's weights differ from the last, so that the two choices can be told apart
+    best_tensors = {k: (v * 0.5 if v.is_floating_point() else v) for k, v in load_file(ckpt / "best.safetensors").items()}
+    save_file(best_tensors, ckpt / "best.safetensors")
+    state = json.loads((ckpt / "state.json").read_text())
+    state["history"][-1]["elapsed_s"] = 3600.0   # the budget is spent: the resumed run trains no epoch
+    (ckpt / "state.json").write_text(json.dumps(state))
+    best = train("aorta", tmp_path / "data", tmp_path / "m", keep="best", resume=True, **kwargs)
+    assert best.training["kept_epoch"] == best.training["best_epoch"] == state["best"]["epoch"]
+    assert "best epoch's weights kept" in best.training["validation"]
+    assert same(model_tensors(), best_tensors) and not same(best_tensors, load_file(ckpt / "weights.safetensors"))
+    again = train("aorta", tmp_path / "data", tmp_path / "m", keep="last", resume=True, **kwargs)
+    assert again.training["kept_epoch"] == 3 and same(model_tensors(), load_file(ckpt / "weights.safetensors"))
+    with pytest.raises(NetZeroAICTError, match="keep 'median'"):
+        train("aorta", tmp_path / "data", tmp_path / "m2", keep="median", **kwargs)
+
+
 def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, capsys):
     """``train`` without --false-contrast-weight trains as ``make models`` does for that indication."""
     from NetZeroAICT.cli import main
@@ -1179,21 +1218,21 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
     def fake_train(indication, data, out, **kwargs):
         seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"],
                      kwargs["flip_axes"], kwargs["organ_fraction"], kwargs["organ_false_contrast"],
-                     kwargs["tta_passes"]))
+                     kwargs["tta_passes"], kwargs["keep"]))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
     own = training.recipe("neck_brain")
     for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"],
                                   tuple(own["flip_axes"]), own["organ_fraction"], own["organ_false_contrast"],
-                                  own["tta_passes"])),
+                                  own["tta_passes"], "last")),
                             (["--false-contrast-weight", "0.3", "--coarse-fraction", "0",
                               "--architecture", "unet-full-res", "--flips", "none", "--organ-fraction", "0.1",
-                              "--organ-false-contrast", "on", "--tta-passes", "4"],
-                             (0.3, 0.0, "unet-full-res", (), 0.1, True, 4)),
+                              "--organ-false-contrast", "on", "--tta-passes", "4", "--keep", "best"],
+                             (0.3, 0.0, "unet-full-res", (), 0.1, True, 4, "best")),
                             (["--flips", "xyz", "--organ-false-contrast", "off"],
                              (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"], (0, 1, 2),
-                              own["organ_fraction"], False, own["tta_passes"]))):
+                              own["organ_fraction"], False, own["tta_passes"], own["keep"]))):
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   *extra])

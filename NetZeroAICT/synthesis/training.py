@@ -299,17 +299,19 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
 RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 3e-3, "mine_every": 75,
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
           "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False,
-          "false_contrast_band": 0, "false_contrast_band_margin": None, "scan_resolution": False, "tta_passes": 2}
+          "false_contrast_band": 0, "false_contrast_band_margin": None, "scan_resolution": False, "tta_passes": 2,
+          "keep": "best"}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE`, each chosen by
 #: measurement on held-out phantoms. The measurements behind every override are in docs/models.md, under the
-#: indication's section: neck & brain's false-contrast weight and 8 test-time flips ("Neck & brain"); coronary's
+#: indication's section: neck & brain's false-contrast weight, 8 test-time flips and its last epoch kept ("Neck & brain"); coronary's
 #: weight 0, no flips, organ patches with organ false contrast in the mining, and 8 patches per step ("Coronary");
 #: the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
 #: cava"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
 #: network with 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution
 #: network with 8 patches per step, 0.6 of them thick-slice, and 4 test-time flips ("Limb"). Keep the history
 #: there, not here.
-RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5, "tta_passes": 8},
+RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5, "tta_passes": 8,
+                                                        "keep": "last"},
                                          "coronary": {"false_contrast_weight": 0.0, "flip_axes": (),
                                                       "organ_fraction": 0.2, "organ_false_contrast": True,
                                                       "batch_size": 8},
@@ -325,6 +327,13 @@ RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight":
 def recipe(indication: str) -> dict:
     """The training settings ``make models`` uses for ``indication``."""
     return {**RECIPE, **RECIPE_BY_INDICATION.get(indication, {})}
+
+
+#: The epochs whose weights a training can give its model (``train(keep=...)``), as the card's
+#: ``training.validation`` says it.
+KEPT_EPOCH = {"best": "the best epoch's weights kept",
+              "last": "the last epoch's weights kept (the end of the learning-rate decay; the score chose the "
+                      "best epoch only for the record)"}
 
 
 #: Thick-slice patches come in gradually over this share of the training (:func:`coarse_share`).
@@ -370,7 +379,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           organ_false_contrast: bool = RECIPE["organ_false_contrast"],
           false_contrast_band: int = RECIPE["false_contrast_band"],
           false_contrast_band_margin: float | None = RECIPE["false_contrast_band_margin"],
-          scan_resolution: bool = RECIPE["scan_resolution"], tta_passes: int = RECIPE["tta_passes"]) -> ModelCard:
+          scan_resolution: bool = RECIPE["scan_resolution"], tta_passes: int = RECIPE["tta_passes"],
+          keep: str = RECIPE["keep"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -391,6 +401,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     patch was coarsened (the engine tells it the scan's own voxel size); it needs thick-slice patches
     (``coarse_fraction`` > 0). Measured on limb it did not sharpen the lumen and hurt 3 mm scans (in no recipe).
     ``tta_passes``: the card's test-time augmentation, 2, 4 or 8 passes (:func:`tta_settings`).
+    ``keep``: which epoch's weights the model gets (:data:`KEPT_EPOCH`): ``"best"``, the epoch with the best
+    validation score, or ``"last"``, the final one, at the end of the learning-rate decay.
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -406,6 +418,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         raise NetZeroAICTError(f"organ fraction {organ_fraction:g} is outside 0–0.2",
                                where="training settings: organ fraction",
                                hint="organ patches take their share from the 20 % of patches drawn anywhere")
+    if keep not in KEPT_EPOCH:
+        raise NetZeroAICTError(f"keep {keep!r}: no such choice of epoch", where="training settings: keep",
+                               hint=f"give one of {', '.join(KEPT_EPOCH)} (--keep)")
     if scan_resolution and not coarse_fraction:
         raise NetZeroAICTError("scan-resolution channels with no thick-slice patches would always read 'sharp'",
                                where="training settings: scan resolution, coarse fraction",
@@ -555,10 +570,11 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             break
     if best is None:
         raise NetZeroAICTError("no epoch was trained", where=str(out_dir), hint="give the training more time")
-    if not (ckpt / "best.safetensors").is_file():
+    if keep == "best" and not (ckpt / "best.safetensors").is_file():
         raise NetZeroAICTError("the checkpoint has no best epoch's weights", where=str(ckpt / "best.safetensors"),
                                hint="it was written by an older version: plan more epochs so that one is saved")
-    network.load_state_dict(load_file(ckpt / "best.safetensors"))
+    # "last": the network as it is, or as the checkpoint left it when a finished run is resumed
+    network.load_state_dict(load_file(ckpt / ("best.safetensors" if keep == "best" else "weights.safetensors")))
     false_where = ("tissue and enhancing-organ voxels away from the lumen" if organ_false_contrast
                    else "tissue voxels")
     card.training = {
@@ -571,7 +587,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "max_minutes": max_minutes, "warmup": warmup,
         "lr_schedule": (f"linear warm-up over the first {warmup:.0%}, then cosine to {FINAL_LR_SHARE:.0%}, over the "
                         + ("time budget" if max_minutes else "planned epochs")),
-        "best_epoch": best["epoch"], "loss": f"vessel-weighted L1 + MSE (vessel class = {VESSEL_SHARE:.0%} of each batch's loss, per-voxel weight {VESSEL_WEIGHT_RANGE[0]:g}–{VESSEL_WEIGHT_RANGE[1]:g}) + 0.5 × gradient L1"
+        "best_epoch": best["epoch"], "keep": keep,
+        "kept_epoch": best["epoch"] if keep == "best" else epoch,
+        "loss": f"vessel-weighted L1 + MSE (vessel class = {VESSEL_SHARE:.0%} of each batch's loss, per-voxel weight {VESSEL_WEIGHT_RANGE[0]:g}–{VESSEL_WEIGHT_RANGE[1]:g}) + 0.5 × gradient L1"
                 + (f"; {false_where} with false contrast (> {FALSE_CONTRAST_MARGIN:g} of the lumen enhancement above "
                    f"the target) weigh {false_contrast_weight:g} × the vessel weight"
                    + ((f", except within {false_contrast_band} voxel(s) of the lumen grown by one"
@@ -607,7 +625,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "organ_fraction": organ_fraction, "organ_false_contrast": organ_false_contrast,
         "scan_resolution": scan_resolution,
         "validation": "each validation case: a crop around its lumen and one around blood-like tissue away from the "
-                      "vessels; score = lumen MAE + 3 × non-vessel MAE (HU), best epoch kept",
+                      "vessels; score = lumen MAE + 3 × non-vessel MAE (HU); " + KEPT_EPOCH[keep],
         "device": device, **({"device_name": torch.cuda.get_device_name(device)} if device.startswith("cuda") else {}),
         "torch_threads": torch.get_num_threads(),
         "training_time_s": round(elapsed(), 1), "data_loading_s": round(load_s, 1),
