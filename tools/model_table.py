@@ -43,6 +43,8 @@ def table() -> str:
                     f"{t['training_time_s'] / 60:.3g} min on "
                     + (t.get("device_name", "a GPU") if str(t.get("device", "cpu")).startswith("cuda")
                        else f"{t.get('torch_threads', '?')} CPU threads")
+                    + (", weights of the last epoch" if t.get("keep") == "last"
+                       else f", weights of the best epoch ({t['best_epoch']})")
                     + (", full-resolution network" if has_full_resolution_level(card.architecture) else "")
                     + (f", training seed {t['seed']}" if t.get("seed") else ""))
         level = (f"{card.enhancement_scale_hu:.0f} ({card.contrast_level['training_lumen_enhancement_hu'][0]:.0f}–"

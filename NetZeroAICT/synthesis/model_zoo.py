@@ -334,7 +334,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
                + (f" --device {device}" if device != "cpu" else "")
                + (f" --batch-size {batch_size}" if batch_size else "")
                + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else "")
-               + (" --resume  (an interrupted run resumed from its checkpoint)" if resume else ""))
+               + (" --resume  (the run went on from its checkpoint; a finished one only wrote its model again)"
+                  if resume else ""))
     planned = (f"{epochs} epochs" + (f" (the shipped model's, trained on a GPU in {minutes:g} min)"
                                       if shipped_epochs and minutes is not None else "")
                if epochs else f"{minutes:g} min")

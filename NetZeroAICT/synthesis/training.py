@@ -303,18 +303,19 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
           "keep": "best"}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE`, each chosen by
 #: measurement on held-out phantoms. The measurements behind every override are in docs/models.md, under the
-#: indication's section: neck & brain's false-contrast weight, 8 test-time flips and its last epoch kept ("Neck & brain"); coronary's
-#: weight 0, no flips, organ patches with organ false contrast in the mining, and 8 patches per step ("Coronary");
-#: the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
-#: cava"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
-#: network with 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution
-#: network with 8 patches per step, 0.6 of them thick-slice, and 4 test-time flips ("Limb"). Keep the history
-#: there, not here.
+#: indication's section: neck & brain's false-contrast weight, 8 test-time flips and its last epoch kept ("Neck &
+#: brain"); coronary's weight 0, no flips, organ patches with organ false contrast in the mining, 8 patches per
+#: step and its last epoch kept ("Coronary"); the aorta's organ patches, organ false contrast and no flips ("Organ
+#: patches", "Organ false contrast", "The vena cava"); the pulmonary organ patches, no flips and organ false
+#: contrast ("Pulmonary"), and its full-resolution network with 8 patches per step, trained on a GPU ("Full
+#: resolution on a GPU"); the limb's full-resolution network with 8 patches per step, 0.6 of them thick-slice,
+#: and 4 test-time flips ("Limb"). Which epoch each model keeps: "The last epoch" under "Training recipe". Keep
+#: the history there, not here.
 RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5, "tta_passes": 8,
                                                         "keep": "last"},
                                          "coronary": {"false_contrast_weight": 0.0, "flip_axes": (),
                                                       "organ_fraction": 0.2, "organ_false_contrast": True,
-                                                      "batch_size": 8},
+                                                      "batch_size": 8, "keep": "last"},
                                          "aorta": {"organ_fraction": 0.2, "organ_false_contrast": True,
                                                    "flip_axes": ()},
                                          "pulmonary": {"organ_fraction": 0.15, "flip_axes": (),
@@ -500,7 +501,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             sampler.set_hard_negatives(index, points)
         return int(sum(len(p) for p in found))
 
-    if mine_every and start_epoch >= mine_every:   # resumed: mine again for the network as loaded
+    spent = start_epoch >= epochs or (max_minutes is not None and elapsed_before > 60 * max_minutes)
+    if mine_every and start_epoch >= mine_every and not spent:   # resumed: mine again for the network as loaded
         hard_total = mine()
     amp = device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
