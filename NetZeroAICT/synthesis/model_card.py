@@ -64,7 +64,8 @@ CARD_SCHEMA = {
                                      "precision": {"enum": ["fp32", "bf16"]}}},
         "weights": {"type": "object", "required": ["file", "sha256"],
                     "properties": {"file": {"type": "string"},
-                                   "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+                                   "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                   "tensors_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
         "contrast_level": {"type": "object",
                            "properties": {"normalised": {"type": "boolean"},
                                           "training_lumen_enhancement_hu": {
@@ -293,12 +294,14 @@ def save_model(network, card: ModelCard, folder: str | os.PathLike) -> Path:
 
 def _write_model(state: dict, card: ModelCard, folder: Path) -> None:
     """Write ``state`` as the card's weight file (the card's id and version in its metadata) and the card with the
-    file's SHA-256, each replaced atomically."""
+    file's SHA-256 (what :func:`load_model` checks) and its tensors' (the same tensors written without metadata:
+    what :func:`next_version` compares, since the metadata holds the version), each replaced atomically."""
     from safetensors.torch import save
 
     name = card.weights.get("file") or WEIGHTS_NAME
     blob = save(state, metadata={"model_id": card.model_id, "version": card.version})
-    card.weights = {"file": name, "sha256": hashlib.sha256(blob).hexdigest()}
+    card.weights = {"file": name, "sha256": hashlib.sha256(blob).hexdigest(),
+                    "tensors_sha256": hashlib.sha256(save(state)).hexdigest()}
     _atomic_write(folder / name, blob)
     _atomic_write(folder / CARD_NAME, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
 
@@ -320,7 +323,8 @@ def next_version(previous: ModelCard | None, card: ModelCard) -> str:
     """The version ``card``'s model takes when it replaces ``previous`` (None: there was no model), MAJOR.MINOR.PATCH:
     MAJOR + 1 for another :func:`interface` (network, spacing, windows or output); MINOR + 1 for new weights of the
     same network; PATCH + 1 for the same weights run with other :func:`run_settings`; else the same version. So two
-    models of an indication that can give different outputs never share a version."""
+    models of an indication that can give different outputs never share a version, and the same tensors installed
+    again (their file differs: its metadata holds the version) keep theirs."""
     if previous is None:
         return "1.0.0"
     try:
@@ -331,11 +335,19 @@ def next_version(previous: ModelCard | None, card: ModelCard) -> str:
                               hint="set it to a version such as 1.0.0") from None
     if interface(previous) != interface(card):
         return f"{major + 1}.0.0"
-    if previous.weights.get("sha256") != card.weights.get("sha256"):
+    if not _same_tensors(previous, card):
         return f"{major}.{minor + 1}.0"
     if run_settings(previous) != run_settings(card):
         return f"{major}.{minor}.{patch + 1}"
     return previous.version
+
+
+def _same_tensors(a: ModelCard, b: ModelCard) -> bool:
+    """Whether two cards' weights are the same tensors: by their tensors' SHA-256 where both cards have it, else
+    (cards written before it) by their files'."""
+    if a.weights.get("tensors_sha256") and b.weights.get("tensors_sha256"):
+        return a.weights["tensors_sha256"] == b.weights["tensors_sha256"]
+    return a.weights.get("sha256") == b.weights.get("sha256")
 
 
 def set_version(folder: str | os.PathLike, version: str) -> ModelCard:
