@@ -26,6 +26,13 @@ def test_shipped_model_card_and_weights(indication):
 
     with safe_open(str(folder / WEIGHTS_NAME), "pt") as weights:   # the version is the weight file's too
         assert weights.metadata() == {"model_id": card.model_id, "version": card.version}
+    # the tensors' own digest (what decides whether a reinstall is a new version), without the file's metadata
+    import hashlib
+
+    from safetensors.torch import load, save
+
+    tensors = load((folder / WEIGHTS_NAME).read_bytes())
+    assert card.weights["tensors_sha256"] == hashlib.sha256(save(tensors)).hexdigest()
     assert len([int(part) for part in card.version.split(".")]) == 3
     training, held_out = card.training, card.metrics_held_out
     assert training["n_train_cases"] >= 1 and training["epochs_run"] >= 1 and training["command"]
@@ -72,6 +79,10 @@ def test_make_models_budget_is_the_shipped_models(indication):
     assert {k: card.inference.get(k, [[0, 0, 0]]) for k in ("tta_flips", "tta_shifts")} == {"tta_shifts": [[0, 0, 0]],
                                                                                             **passes}
     assert card.notes == card_notes(card)   # where and how it was trained, as the card's training says
+    # the epoch whose weights make models keeps (cards from before the choice kept the best)
+    assert card.training.get("keep", "best") == recipe(indication)["keep"]
+    if recipe(indication)["keep"] == "last":
+        assert card.training["kept_epoch"] == card.training["epochs_run"]
 
 
 def test_readme_table_matches_the_cards():
