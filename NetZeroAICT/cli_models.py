@@ -74,9 +74,9 @@ def register(subparsers) -> None:
                         "y, then z) for a network trained with flips, else shifts; more passes cost inference time "
                         "(default: the indication's recipe)")
     t.add_argument("--keep", choices=["best", "last"],
-                   help="which epoch's weights the model gets: best (the best validation score, on two crops per "
-                        "validation case) or last (the end of the learning-rate decay) (default: the indication's "
-                        "recipe)")
+                   help="which epoch's weights the model gets: last (the end of the learning-rate decay) or best "
+                        "(the best validation score, on two crops per validation case) (default: the indication's "
+                        "recipe: last, best for the aorta, pulmonary and limb models as they were shipped)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--spacing", type=float, help="model spacing, mm (default: per indication)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch in which this time runs out; with --resume "

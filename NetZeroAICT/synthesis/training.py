@@ -300,29 +300,28 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
           "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False,
           "false_contrast_band": 0, "false_contrast_band_margin": None, "scan_resolution": False, "tta_passes": 2,
-          "keep": "best"}
+          "keep": "last"}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE`, each chosen by
 #: measurement on held-out phantoms. The measurements behind every override are in docs/models.md, under the
-#: indication's section: neck & brain's false-contrast weight, 8 test-time flips and its last epoch kept ("Neck &
-#: brain"); coronary's weight 0, no flips, organ patches with organ false contrast in the mining, 8 patches per
-#: step and its last epoch kept ("Coronary"); the aorta's organ patches, organ false contrast and no flips ("Organ
-#: patches", "Organ false contrast", "The vena cava"); the pulmonary organ patches, no flips and organ false
-#: contrast ("Pulmonary"), and its full-resolution network with 8 patches per step, trained on a GPU ("Full
-#: resolution on a GPU"); the limb's full-resolution network with 8 patches per step, 0.6 of them thick-slice,
-#: and 4 test-time flips ("Limb"). Which epoch each model keeps: "The last epoch" under "Training recipe". Keep
-#: the history there, not here.
-RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5, "tta_passes": 8,
-                                                        "keep": "last"},
+#: indication's section: neck & brain's false-contrast weight and 8 test-time flips ("Neck & brain"); coronary's
+#: weight 0, no flips, organ patches with organ false contrast in the mining and 8 patches per step ("Coronary");
+#: the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
+#: cava"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
+#: network with 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution
+#: network with 8 patches per step, 0.6 of them thick-slice, and 4 test-time flips ("Limb"). The aorta, pulmonary
+#: and limb models keep their runs' best-scored epoch, the others the last ("The last epoch" under "Training
+#: recipe"). Keep the history there, not here.
+RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5, "tta_passes": 8},
                                          "coronary": {"false_contrast_weight": 0.0, "flip_axes": (),
                                                       "organ_fraction": 0.2, "organ_false_contrast": True,
-                                                      "batch_size": 8, "keep": "last"},
+                                                      "batch_size": 8},
                                          "aorta": {"organ_fraction": 0.2, "organ_false_contrast": True,
-                                                   "flip_axes": ()},
+                                                   "flip_axes": (), "keep": "best"},
                                          "pulmonary": {"organ_fraction": 0.15, "flip_axes": (),
                                                        "organ_false_contrast": True, "architecture": "unet-full-res",
-                                                       "batch_size": 8},
+                                                       "batch_size": 8, "keep": "best"},
                                          "limb": {"architecture": "unet-full-res", "batch_size": 8,
-                                                  "coarse_fraction": 0.6, "tta_passes": 4}}
+                                                  "coarse_fraction": 0.6, "tta_passes": 4, "keep": "best"}}
 
 
 def recipe(indication: str) -> dict:
