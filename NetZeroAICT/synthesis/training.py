@@ -500,6 +500,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             sampler.set_hard_negatives(index, points)
         return int(sum(len(p) for p in found))
 
+    # resumed with its epochs or its time budget spent: no epoch to train, the model is only written again
     spent = start_epoch >= epochs or (max_minutes is not None and elapsed_before > 60 * max_minutes)
     if mine_every and start_epoch >= mine_every and not spent:   # resumed: mine again for the network as loaded
         hard_total = mine()
@@ -516,7 +517,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     epoch = start_epoch
     log_path = out_dir / "train_log.csv"
     network.train()
-    first = epochs + 1 if out_of_time() else start_epoch + 1   # resumed with its time budget spent: no epoch
+    first = epochs + 1 if spent else start_epoch + 1
     for epoch in range(first, epochs + 1):
         losses = []
         bar = tqdm(range(steps_per_epoch), desc=f"{indication} epoch {epoch}/{epochs}", disable=not show_progress,
