@@ -1276,7 +1276,7 @@ def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeyp
     from NetZeroAICT.cli import main
     from NetZeroAICT.synthesis import model_zoo
 
-    assert model_zoo.training_budget("neck_brain") == (95.0, 10)
+    assert model_zoo.training_budget("neck_brain") == (150.0, 10)
     assert model_zoo.training_budget("neck_brain", 6, None) == (6.0, 10)
     assert model_zoo.training_budget("limb", None, 3) == (None, 3)   # budgeted in epochs
     assert model_zoo.training_budget("limb", 4, None) == (4.0, 20)
@@ -1302,6 +1302,83 @@ def test_models_without_a_budget_rebuild_each_shipped_model_with_its_own(monkeyp
         assert main(["models", "--indication", "limb", "--work", str(tmp_path), *bad]) == 2
         assert message in capsys.readouterr().err
     assert not seen   # refused before any phantom
+
+
+def test_a_run_stopped_by_its_time_budget_is_spent_when_resumed(tmp_path, monkeypatch):
+    """The time a run stops for is the time its checkpoint records (taken after the epoch's validation), so
+    resuming a run that stopped for its budget trains no more epochs: the resume only writes its model again."""
+    import types
+
+    from NetZeroAICT.synthesis import training
+
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,))
+    clock = [0.0]
+    monkeypatch.setattr(training, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    real = training.validation_metrics
+
+    def slow_validation(*args):   # the validation takes 100 s of the 60-second budget
+        clock[0] += 100.0
+        return real(*args)
+
+    monkeypatch.setattr(training, "validation_metrics", slow_validation)
+    kwargs = dict(steps_per_epoch=1, batch_size=1, patch=32, architecture=TINY, spacing_mm=1.5, show_progress=False,
+                  epochs=5, max_minutes=1)
+    assert training.train("aorta", tmp_path / "data", tmp_path / "m", **kwargs).training["epochs_run"] == 1
+    rows = list(csv.DictReader((tmp_path / "m" / "train_log.csv").open()))
+    assert [float(r["elapsed_s"]) for r in rows] == [100.0]
+    resumed = training.train("aorta", tmp_path / "data", tmp_path / "m", resume=True, **kwargs)
+    assert resumed.training["epochs_run"] == 1
+    assert len(list(csv.DictReader((tmp_path / "m" / "train_log.csv").open()))) == 1
+
+
+def test_a_warm_restart_trains_to_its_budget_then_resumes_to_the_whole_one(monkeypatch, tmp_path, tiny_model,
+                                                                            capsys):
+    """A time budget with a warm restart (the shipped neck & brain model's, or ``--restart-at``): a run to the
+    restart's minutes, then the same run resumed to the whole budget; the card and its command say so. A restart
+    outside the budget, or with a budget in epochs, is refused before any phantom."""
+    import shutil
+
+    import NetZeroAICT.foundry as foundry
+    from NetZeroAICT.cli import main
+    from NetZeroAICT.synthesis import model_zoo
+
+    real = foundry.make_pair
+    monkeypatch.setattr(foundry, "make_pair", lambda ind, seed: real(ind, seed, shape_ijk=(32, 32, 24), spacing_mm=2.0))
+    monkeypatch.setattr(model_zoo, "reevaluate_model", lambda *a, **k: read_card(tmp_path / "models" / "neck_brain"))
+    calls = []
+
+    def fake_train(indication, data, model_dir, **kwargs):
+        calls.append((kwargs["max_minutes"], kwargs["resume"], (model_dir / "checkpoint").is_dir()))
+        shutil.copytree(tiny_model, model_dir, dirs_exist_ok=True)
+        card = read_card(model_dir)
+        card.training["command"] = kwargs["command"]
+        return card
+
+    monkeypatch.setattr(model_zoo, "train", fake_train)
+    rebuild = dict(work_dir=tmp_path / "work", install_dir=tmp_path / "models", n_train=1, n_test=1,
+                   log=lambda *_: None)
+    shipped = model_zoo.SHIPPED_BUDGET["neck_brain"]
+    card = model_zoo.rebuild_model("neck_brain", **rebuild)
+    assert calls == [(shipped["restart_at_minutes"], False, False), (shipped["minutes"], True, True)]
+    assert card.training["restart_at_minutes"] == 95.0 and "warm restart" in card.training["lr_schedule"]
+    assert "--minutes 150 --restart-at 95 --train-cases 1 " in card.training["command"]
+    assert read_card(tmp_path / "models" / "neck_brain").training["restart_at_minutes"] == 95.0
+    for kwargs, expected in (({"minutes": 2.0}, [(2.0, False, False)]),   # another budget: no restart of its own
+                             ({"minutes": 2.0, "restart_at": 0.5}, [(0.5, False, False), (2.0, True, True)]),
+                             ({"epochs": 3}, [(None, False, False)])):
+        calls.clear()
+        card = model_zoo.rebuild_model("neck_brain", **rebuild, **kwargs)
+        assert calls == expected and ("restart_at_minutes" in card.training) == ("restart_at" in kwargs)
+    assert model_zoo.restart_minutes("aorta", "cpu") is None   # the others have none
+    calls.clear()
+    for bad, message in ((["--minutes", "2", "--restart-at", "2"], "a restart at 2 min of a 2-minute budget"),
+                         (["--restart-at", "0"], "a restart at 0 min"),
+                         (["--epochs", "5", "--restart-at", "1"], "needs a time budget"),
+                         (["--indication", "limb", "--restart-at", "1"], "needs a time budget")):
+        indication = [] if "--indication" in bad else ["--indication", "neck_brain"]
+        assert main(["models", *indication, "--work", str(tmp_path / "w"), *bad]) == 2
+        assert message in capsys.readouterr().err
+    assert not calls and not (tmp_path / "w").exists()
 
 
 def test_a_gpu_trained_model_rebuilt_on_a_cpu_trains_the_epochs_its_gpu_run_reached(monkeypatch, tmp_path,

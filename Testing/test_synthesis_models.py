@@ -59,6 +59,9 @@ def test_make_models_budget_is_the_shipped_models(indication):
     seed = shipped_seed(indication)
     card = read_card(MODELS / indication)
     budget = f"--minutes {minutes:g}" if minutes is not None else f"--epochs {SHIPPED_BUDGET[indication]['epochs']}"
+    restart = SHIPPED_BUDGET[indication].get("restart_at_minutes")
+    budget += f" --restart-at {restart:g}" if restart else ""
+    assert card.training.get("restart_at_minutes") == restart
     assert f"{budget} --train-cases {n_train} " in card.training["command"] + " "
     assert card.training["n_train_cases"] == n_train
     assert card.training["seed"] == seed

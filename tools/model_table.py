@@ -43,6 +43,7 @@ def table() -> str:
                     f"{t['training_time_s'] / 60:.3g} min on "
                     + (t.get("device_name", "a GPU") if str(t.get("device", "cpu")).startswith("cuda")
                        else f"{t.get('torch_threads', '?')} CPU threads")
+                    + (f" (a warm restart at {t['restart_at_minutes']:g} min)" if t.get("restart_at_minutes") else "")
                     + (", weights of the last epoch" if t.get("keep") == "last"
                        else f", weights of the best epoch ({t['best_epoch']})")
                     + (", full-resolution network" if has_full_resolution_level(card.architecture) else "")

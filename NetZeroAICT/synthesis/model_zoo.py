@@ -41,10 +41,13 @@ TEST_CASES = 10
 #: GPU run reached instead, with the learning-rate schedule over those epochs (:func:`rebuild_epochs`). Change it
 #: with the model it describes (a test compares it with every shipped card). The aorta's seed 1 was chosen over
 #: seed 0 on the validation phantoms (docs/models.md, "Two seeds on six validation phantoms").
+#: ``restart_at_minutes``: the run first trained to a budget of that many minutes, its learning rate's cosine
+#: ending there, then went on from its checkpoint to ``minutes`` in all (a warm restart, :func:`restart_minutes`).
 SHIPPED_BUDGET: dict[str, dict] = {"aorta": {"epochs": 1668, "train_cases": 20, "seed": 1},
                                    "pulmonary": {"minutes": 6.5, "train_cases": 20, "seed": 0, "device": "cuda",
                                                  "epochs": 194},
-                                   "neck_brain": {"minutes": 95.0, "train_cases": 10, "seed": 0},
+                                   "neck_brain": {"minutes": 150.0, "restart_at_minutes": 95.0, "train_cases": 10,
+                                                  "seed": 0},
                                    "limb": {"epochs": 200, "train_cases": 20, "seed": 0},
                                    "coronary": {"epochs": 587, "train_cases": 20, "seed": 0}}
 
@@ -84,6 +87,31 @@ def rebuild_epochs(indication: str, device: str, minutes: float | None = None,
                             or shipped_device(indication) == "cuda" and not str(device).startswith("cuda")):
         return int(shipped["epochs"])
     return None
+
+
+def restart_minutes(indication: str, device: str, minutes: float | None = None, epochs: int | None = None,
+                    restart_at: float | None = None) -> float | None:
+    """Where a rebuild's time budget has its warm restart, in minutes of training, or None for none.
+
+    With a restart the training runs to a budget of ``restart_at`` minutes (warm-up, cosine decay and thick-slice
+    ramp over those), then goes on from its checkpoint to the whole budget: the learning rate back up to where a
+    cosine over the whole budget is at that time, and down along it to the end. ``restart_at`` when given (it needs
+    a time budget, and must end before it); else the shipped model's (:data:`SHIPPED_BUDGET`) where the rebuild
+    uses the shipped budget (neither ``minutes`` nor ``epochs`` given, and a time budget on this ``device``)."""
+    epochs = rebuild_epochs(indication, device, minutes, epochs)
+    total, _ = training_budget(indication, minutes)
+    if restart_at is None:
+        if minutes is not None or epochs is not None:
+            return None
+        restart_at = SHIPPED_BUDGET[indication].get("restart_at_minutes")
+        return None if restart_at is None else float(restart_at)
+    if epochs is not None or total is None:
+        raise NetZeroAICTError("a warm restart needs a time budget: this rebuild is budgeted in epochs",
+                               where="--restart-at", hint="give --minutes, or leave --restart-at out")
+    if not 0 < restart_at < total:
+        raise NetZeroAICTError(f"a restart at {restart_at:g} min of a {total:g}-minute budget",
+                               where="--restart-at", hint="give a time within the budget (above 0, below --minutes)")
+    return float(restart_at)
 
 
 def shipped_seed(indication: str, seed: int | None = None) -> int:
@@ -296,14 +324,17 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
 def rebuild_model(indication: str, work_dir="build/models-work", install_dir=None, minutes: float | None = None,
                   n_train: int | None = None, n_test: int = TEST_CASES, device: str = "cpu", threads: int | None = 2,
                   log=print, real_cta=(), resume: bool = False, batch_size: int | None = None,
-                  seed: int | None = None, epochs: int | None = None, phantom_workers: int = 1) -> ModelCard:
+                  seed: int | None = None, epochs: int | None = None, phantom_workers: int = 1,
+                  restart_at: float | None = None) -> ModelCard:
     """Generate data, train for ``minutes`` (or ``epochs``), evaluate on held-out seeds, install; return the final
     card.
 
     ``minutes``, ``n_train`` (phantom training cases) and ``seed`` (the training's random seed) default to the
     shipped model's (:data:`SHIPPED_BUDGET`). ``epochs``: train that many epochs, with the learning-rate schedule
     over them, instead of a time budget; a GPU-trained shipped model rebuilt on a CPU does so by default
-    (:func:`rebuild_epochs`).
+    (:func:`rebuild_epochs`). ``restart_at``: minutes into the time budget where the learning rate has a warm
+    restart (the first part trained as a run of its own, then resumed); by default the shipped model's
+    (:func:`restart_minutes`).
 
     ``batch_size``: patches per training step instead of the recipe's (a GPU takes more per step for about the
     same time: more patches seen within the same minutes).
@@ -313,6 +344,7 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     ``minutes`` in all; without a checkpoint the training starts afresh. ``phantom_workers``: phantoms made at
     once (:func:`phantom_cases`)."""
     shipped_epochs = epochs is None and minutes is None
+    restart_at = restart_minutes(indication, device, minutes, epochs, restart_at)
     epochs = rebuild_epochs(indication, device, minutes, epochs)
     shipped_epochs = shipped_epochs and epochs is not None
     minutes, n_train = training_budget(indication, minutes, n_train)
@@ -327,7 +359,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     resume = resume and (model_dir / "checkpoint" / "state.json").is_file()
     if model_dir.exists() and not resume:
         shutil.rmtree(model_dir)
-    budget = f"--epochs {epochs}" if epochs else f"--minutes {minutes:g}"
+    budget = (f"--epochs {epochs}" if epochs else f"--minutes {minutes:g}"
+              + (f" --restart-at {restart_at:g}" if restart_at else ""))
     command = (f"python -m NetZeroAICT models --indication {indication} {budget} "
                f"--train-cases {n_train} --test-cases {n_test}"
                + (f" --seed {seed}" if seed else "")
@@ -339,12 +372,21 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     planned = (f"{epochs} epochs" + (f" (the shipped model's, trained on a GPU in {minutes:g} min)"
                                       if shipped_epochs and minutes is not None else "")
                if epochs else f"{minutes:g} min")
-    log(f"[{indication}] going on with the training in {model_dir}, {planned} in all" if resume
-        else f"[{indication}] training for {planned}")
+    restart_text = f", with a warm restart at {restart_at:g} min" if restart_at else ""
+    log(f"[{indication}] going on with the training in {model_dir}, {planned} in all{restart_text}" if resume
+        else f"[{indication}] training for {planned}{restart_text}")
     settings = {**recipe(indication), **({"batch_size": batch_size} if batch_size else {})}
-    card = train(indication, data, model_dir, epochs=epochs or 100_000, **settings,   # else the time budget ends it
-                 seed=seed, device=device, max_minutes=None if epochs else minutes, threads=threads, command=command,
-                 show_progress=False, resume=resume)
+    # with a warm restart: a run to the restart's budget, then the same run resumed to the whole budget
+    for stage, stage_minutes in enumerate([restart_at, minutes] if restart_at else [minutes]):
+        card = train(indication, data, model_dir, epochs=epochs or 100_000, **settings,   # else the time budget ends it
+                     seed=seed, device=device, max_minutes=None if epochs else stage_minutes, threads=threads,
+                     command=command, show_progress=False, resume=resume or stage > 0)
+    if restart_at:
+        card.training["restart_at_minutes"] = restart_at
+        card.training["lr_schedule"] += (f"; first trained to a {restart_at:g}-minute budget, then on from its "
+                                         f"checkpoint to {minutes:g} minutes in all: a warm restart, the learning "
+                                         f"rate back up to the {minutes:g}-minute cosine's value at {restart_at:g} "
+                                         "minutes and down along it")
     # The folder is this machine's; what is in it (generator, seeds) is what another machine needs.
     card.training["data"] = f"{indication}/data in the models work folder (made by the command; see dataset)"
     card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],

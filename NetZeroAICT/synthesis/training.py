@@ -511,9 +511,6 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - t_start
 
-    def out_of_time() -> bool:
-        return max_minutes is not None and elapsed() > 60 * max_minutes
-
     epoch = start_epoch
     log_path = out_dir / "train_log.csv"
     network.train()
@@ -557,6 +554,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                "hard_negative_voxels": hard_total if hard_total is not None else ""}
         if val_crops:
             row.update(validation_metrics(network, val_crops, card, device))
+        # the time the budget is checked against, after the validation: a resumed run that reads it from the
+        # checkpoint finds its budget spent exactly when this run stopped for it
+        row["elapsed_s"] = round(elapsed(), 1)
         score = row.get("val_score", row["train_loss"])
         if best is None or score <= best["score"]:
             best = {"score": score, "epoch": epoch}
@@ -568,7 +568,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         if show_progress:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
                   file=sys.stderr, flush=True)
-        if out_of_time():
+        if max_minutes is not None and row["elapsed_s"] > 60 * max_minutes:
             break
     if best is None:
         raise NetZeroAICTError("no epoch was trained", where=str(out_dir), hint="give the training more time")
