@@ -500,8 +500,12 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             sampler.set_hard_negatives(index, points)
         return int(sum(len(p) for p in found))
 
+    def over_budget(seconds: float) -> bool:
+        """Whether ``seconds`` of training (as an epoch's row records them) spend the time budget."""
+        return max_minutes is not None and seconds > 60 * max_minutes
+
     # resumed with its epochs or its time budget spent: no epoch to train, the model is only written again
-    spent = start_epoch >= epochs or (max_minutes is not None and elapsed_before > 60 * max_minutes)
+    spent = start_epoch >= epochs or over_budget(elapsed_before)
     if mine_every and start_epoch >= mine_every and not spent:   # resumed: mine again for the network as loaded
         hard_total = mine()
     amp = device.startswith("cuda")
@@ -568,7 +572,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         if show_progress:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
                   file=sys.stderr, flush=True)
-        if max_minutes is not None and row["elapsed_s"] > 60 * max_minutes:
+        if over_budget(row["elapsed_s"]):
             break
     if best is None:
         raise NetZeroAICTError("no epoch was trained", where=str(out_dir), hint="give the training more time")
