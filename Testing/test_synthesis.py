@@ -1218,21 +1218,22 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
     def fake_train(indication, data, out, **kwargs):
         seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"],
                      kwargs["flip_axes"], kwargs["organ_fraction"], kwargs["organ_false_contrast"],
-                     kwargs["tta_passes"], kwargs["keep"]))
+                     kwargs["tta_passes"], kwargs["tta_lower_sd"], kwargs["keep"]))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
     own = training.recipe("neck_brain")
     for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"],
                                   tuple(own["flip_axes"]), own["organ_fraction"], own["organ_false_contrast"],
-                                  own["tta_passes"], "last")),
+                                  own["tta_passes"], own["tta_lower_sd"], "last")),
                             (["--false-contrast-weight", "0.3", "--coarse-fraction", "0",
                               "--architecture", "unet-full-res", "--flips", "none", "--organ-fraction", "0.1",
-                              "--organ-false-contrast", "on", "--tta-passes", "4", "--keep", "best"],
-                             (0.3, 0.0, "unet-full-res", (), 0.1, True, 4, "best")),
+                              "--organ-false-contrast", "on", "--tta-passes", "4", "--tta-lower-sd", "1",
+                              "--keep", "best"],
+                             (0.3, 0.0, "unet-full-res", (), 0.1, True, 4, 1.0, "best")),
                             (["--flips", "xyz", "--organ-false-contrast", "off"],
                              (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"], (0, 1, 2),
-                              own["organ_fraction"], False, own["tta_passes"], own["keep"]))):
+                              own["organ_fraction"], False, own["tta_passes"], own["tta_lower_sd"], own["keep"]))):
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   *extra])
@@ -1881,6 +1882,72 @@ def test_shift_tta_averages_passes_on_shifted_grids(tiny_model):
     assert np.abs(alone - shifted).max() < 1e-3
     with pytest.raises(NetZeroAICTError, match="0 or more voxels"):
         run(tta_shifts=[(0, -1, 0)])
+
+
+def test_tta_lower_bound_takes_standard_deviations_off_the_mean(tiny_model, tmp_path):
+    """``tta_lower_sd``: the enhancement is the passes' mean less k of their standard deviations, not below 0,
+    after flips and shifts are combined; the uncertainty stays their standard deviation. From the card, the
+    engine's synthetic CTA is nowhere brighter than with the mean, and the run record says how it was made."""
+    import shutil
+
+    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement
+
+    card, network = load_model(tiny_model, "cpu")
+    ncct, _, lumen, _ = tube_pair(6)
+    hu = ncct.voxels
+    for passes in ({"tta_flips": [(), (2,), (1,)]}, {"tta_flips": [()], "tta_shifts": [(0, 0, 0), (2, 2, 2)]}):
+        mean, std = predict_enhancement(network, hu, card.windows_hu, 350.0, card.min_body_hu,
+                                        InferenceSettings(align=4, **passes))
+        inside = lumen.voxels > 0
+        assert std[inside].mean() > 1.0 and mean[inside].mean() > 150    # passes that differ, on a vessel
+        low, same_std = predict_enhancement(network, hu, card.windows_hu, 350.0, card.min_body_hu,
+                                            InferenceSettings(align=4, tta_lower_sd=0.5, **passes))
+        assert np.array_equal(same_std, std)
+        assert np.abs(low - np.maximum(mean - 0.5 * std, 0)).max() < 1e-3
+        assert low.min() >= 0 and (low < mean - 0.1).any()
+    for k in (-0.5, 3.5):
+        with pytest.raises(NetZeroAICTError, match="standard deviations is outside 0–3"):
+            predict_enhancement(network, hu, card.windows_hu, 350.0, card.min_body_hu,
+                                InferenceSettings(align=4, tta_lower_sd=k))
+
+    path = tmp_path / "ncct.nii.gz"
+    write_volume(ncct, path)
+    runs = {}
+    for k in (0.0, 1.0):
+        folder = tmp_path / f"k{k:g}"
+        shutil.copytree(tiny_model, folder)
+        data = json.loads((folder / "model.json").read_text())
+        data["inference"] = {**data["inference"], "tta_flips": [[], [2], [1]], "tta_lower_sd": k}
+        (folder / "model.json").write_text(json.dumps(data))
+        runs[k] = SynthesisEngine("aorta", folder, "cpu").synthesize(read_volume(path), accept_warnings=True)
+    plain, low = runs[0.0], runs[1.0]
+    assert (low.cta.voxels <= plain.cta.voxels + 1e-3).all()
+    assert (low.cta.voxels < plain.cta.voxels - 1.0).any()
+    assert np.array_equal(low.uncertainty.voxels, plain.uncertainty.voxels)
+    assert plain.record["inference"]["enhancement_from_passes"] == "mean"
+    assert low.record["inference"]["enhancement_from_passes"] == "mean − 1 × standard deviation, not below 0"
+    data["inference"]["tta_lower_sd"] = 4
+    (folder / "model.json").write_text(json.dumps(data))
+    with pytest.raises(ValidationError, match="tta_lower_sd"):
+        read_card(folder)
+
+
+def test_training_writes_the_tta_lower_bound_into_the_card(tmp_path):
+    """``train(tta_lower_sd=)`` (``--tta-lower-sd``) goes into the card; 0, the recipe's default, leaves it out;
+    outside 0–3 it is refused before anything is trained."""
+    from NetZeroAICT.synthesis.training import RECIPE, new_card, train
+
+    assert RECIPE["tta_lower_sd"] == 0.0 and "tta_lower_sd" not in new_card("aorta").inference
+    assert new_card("neck_brain", tta_passes=8, tta_lower_sd=0.5).inference["tta_lower_sd"] == 0.5
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    kwargs = dict(epochs=1, steps_per_epoch=1, batch_size=1, patch=32, architecture=TINY, spacing_mm=1.5,
+                  show_progress=False, mine_every=0)
+    with pytest.raises(NetZeroAICTError, match="outside 0–3") as refused:
+        train("aorta", tmp_path / "data", tmp_path / "refused", tta_lower_sd=5.0, **kwargs)
+    assert "tta_lower_sd" in str(refused.value) and not (tmp_path / "refused").exists()
+    card = train("aorta", tmp_path / "data", tmp_path / "m", tta_lower_sd=0.75, **kwargs)
+    assert card.inference["tta_lower_sd"] == 0.75
+    assert read_card(tmp_path / "m").inference["tta_lower_sd"] == 0.75
 
 
 def test_training_without_flips_gives_a_card_with_shift_tta(tmp_path):

@@ -81,6 +81,7 @@ def test_make_models_budget_is_the_shipped_models(indication):
     passes = tta_settings(recipe(indication)["flip_axes"], recipe(indication)["tta_passes"])
     assert {k: card.inference.get(k, [[0, 0, 0]]) for k in ("tta_flips", "tta_shifts")} == {"tta_shifts": [[0, 0, 0]],
                                                                                             **passes}
+    assert card.inference.get("tta_lower_sd", 0.0) == recipe(indication)["tta_lower_sd"]
     assert card.notes == card_notes(card)   # where and how it was trained, as the card's training says
     # the epoch whose weights make models keeps (cards from before the choice kept the best)
     assert card.training.get("keep", "best") == recipe(indication)["keep"]

@@ -231,6 +231,9 @@ class SynthesisEngine:
                       "architecture": card.architecture["name"]},
             "inference": {**coverage, "voxel_order": _voxel_order(volume),
                           "tta_flips": [list(f) for f in settings.tta_flips],
+                          "enhancement_from_passes": (
+                              f"mean − {settings.tta_lower_sd:g} × standard deviation, not below 0"
+                              if settings.tta_lower_sd else "mean"),
                           "precision": settings.precision, "crop_to_body": settings.crop_to_body,
                           "memory_order": "channels-last 3D" if settings.channels_last and self.device == "cpu"
                           else "contiguous",
@@ -295,6 +298,7 @@ def card_settings(card: ModelCard, device: str = "cpu") -> InferenceSettings:
                              patch_size=tuple(inf.get("roi_size", card.patch_size)), overlap=float(inf["overlap"]),
                              tta_flips=[tuple(f) for f in inf["tta_flips"]],
                              tta_shifts=[tuple(t) for t in inf.get("tta_shifts", [(0, 0, 0)])],
+                             tta_lower_sd=float(inf.get("tta_lower_sd", 0.0)),
                              sw_batch_size=int(inf.get("sw_batch_size", 2)), precision=precision,
                              align=network_stride(card.architecture))
 

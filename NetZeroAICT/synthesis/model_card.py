@@ -58,6 +58,7 @@ CARD_SCHEMA = {
                                                     "items": {"type": "array", "minItems": 3, "maxItems": 3,
                                                               "items": {"type": "integer", "minimum": 0,
                                                                         "maximum": 64}}},
+                                     "tta_lower_sd": {"type": "number", "minimum": 0, "maximum": 3},
                                      "sw_batch_size": {"type": "integer", "minimum": 1},
                                      "roi_size": {"type": "array", "minItems": 3, "maxItems": 3,
                                                   "items": {"type": "integer", "minimum": 16}},
@@ -104,7 +105,9 @@ class ModelCard:
         inference: ``mode`` (``exact``, the default: the whole-volume output in slabs with a halo, optional
             ``max_slab_voxels`` and ``halo_vox``, the network's receptive radius rounded up to its stride,
             written at training and measured at run time when absent; or ``sliding``: MONAI sliding windows), ``tta_flips`` (list of lists of
-            spatial axes 0=z 1=y 2=x), ``precision`` (fp32 | bf16, CPU only), and for ``sliding``: ``overlap``
+            spatial axes 0=z 1=y 2=x), optional ``tta_shifts`` and ``tta_lower_sd`` (the enhancement is the
+            passes' mean less this many of their standard deviations, not below 0; absent: 0, the mean;
+            :class:`~NetZeroAICT.synthesis.inference.InferenceSettings`), ``precision`` (fp32 | bf16, CPU only), and for ``sliding``: ``overlap``
             (fraction), ``sw_batch_size``, optional ``roi_size`` (window, voxels; default ``patch_size``: the
             network is convolutional with batch norm, so a larger window than the training patch is valid).
         weights: ``{"file": "model.safetensors", "sha256": hex}``.

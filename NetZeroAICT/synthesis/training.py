@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import NetZeroAICTError
 from ..indications import get_indication
-from .inference import InferenceSettings, predict_enhancement, receptive_halo
+from .inference import MAX_TTA_LOWER_SD, InferenceSettings, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model, validate_card
 from .network import (SCAN_RESOLUTION_CHANNELS, architecture_preset, build_network, card_slab_voxels,
                       default_architecture, has_full_resolution_level, network_stride, window_channels_torch)
@@ -270,11 +270,12 @@ def card_notes(card: ModelCard) -> str:
 
 def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, architecture: dict | None = None,
              version: str = "1.0.0", flip_axes=(0, 1, 2), scan_resolution: bool = False,
-             tta_passes: int = 2) -> ModelCard:
+             tta_passes: int = 2, tta_lower_sd: float = 0.0) -> ModelCard:
     """A card for a new model of ``indication`` with the shipped defaults. Its test-time augmentation is
     ``tta_passes`` flips, the left-right flip first, for a network trained with flips along x (``flip_axes``),
     and otherwise shifts of the volume against the network's stride (:data:`SHIFT_TTA`, :func:`tta_settings`):
-    a network that knows the anatomy's sides would take a flipped vena cava for the aorta. With
+    a network that knows the anatomy's sides would take a flipped vena cava for the aorta. ``tta_lower_sd``
+    (above 0) makes the enhancement the passes' mean less that many of their standard deviations. With
     ``scan_resolution`` the network gets the three scan-resolution input channels after the windows
     (``ModelCard.scan_resolution``), up to the coarsest thick-slice patch."""
     get_indication(indication)
@@ -290,6 +291,7 @@ def new_card(indication: str, spacing_mm: float | None = None, patch: int = 64, 
                      enhancement_scale_hu=ENHANCEMENT_SCALE_HU, patch_size=[patch] * 3,
                      inference={"mode": "exact", "precision": "fp32",
                                 **tta_settings(flip_axes, tta_passes),
+                                **({"tta_lower_sd": float(tta_lower_sd)} if tta_lower_sd else {}),
                                 "overlap": 0.25, "roi_size": [96, 96, 96], "sw_batch_size": 1,
                                 **({"max_slab_voxels": slab} if slab else {})}, notes=CARD_NOTES)
 
@@ -300,21 +302,24 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
           "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False,
           "false_contrast_band": 0, "false_contrast_band_margin": None, "scan_resolution": False, "tta_passes": 2,
-          "keep": "last"}
+          "tta_lower_sd": 0.0, "keep": "last"}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE`, each chosen by
 #: measurement on held-out phantoms. The measurements behind every override are in docs/models.md, under the
 #: indication's section: neck & brain's false-contrast weight and 8 test-time flips ("Neck & brain"); coronary's
 #: weight 0, no flips, organ patches with organ false contrast in the mining and 8 patches per step ("Coronary");
+#: the test-time passes' lower bound of neck & brain and coronary ("The passes' lower bound" under "Training
+#: recipe");
 #: the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
 #: cava"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
 #: network with 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution
 #: network with 8 patches per step, 0.6 of them thick-slice, and 4 test-time flips ("Limb"). The aorta, pulmonary
 #: and limb models keep their runs' best-scored epoch, the others the last ("The last epoch" under "Training
 #: recipe"). Keep the history there, not here.
-RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5, "tta_passes": 8},
+RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight": 0.5, "tta_passes": 8,
+                                                        "tta_lower_sd": 0.5},
                                          "coronary": {"false_contrast_weight": 0.0, "flip_axes": (),
                                                       "organ_fraction": 0.2, "organ_false_contrast": True,
-                                                      "batch_size": 8},
+                                                      "batch_size": 8, "tta_lower_sd": 1.0},
                                          "aorta": {"organ_fraction": 0.2, "organ_false_contrast": True,
                                                    "flip_axes": (), "keep": "best"},
                                          "pulmonary": {"organ_fraction": 0.15, "flip_axes": (),
@@ -380,7 +385,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           false_contrast_band: int = RECIPE["false_contrast_band"],
           false_contrast_band_margin: float | None = RECIPE["false_contrast_band_margin"],
           scan_resolution: bool = RECIPE["scan_resolution"], tta_passes: int = RECIPE["tta_passes"],
-          keep: str = RECIPE["keep"]) -> ModelCard:
+          tta_lower_sd: float = RECIPE["tta_lower_sd"], keep: str = RECIPE["keep"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -401,6 +406,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     patch was coarsened (the engine tells it the scan's own voxel size); it needs thick-slice patches
     (``coarse_fraction`` > 0). Measured on limb it did not sharpen the lumen and hurt 3 mm scans (in no recipe).
     ``tta_passes``: the card's test-time augmentation, 2, 4 or 8 passes (:func:`tta_settings`).
+    ``tta_lower_sd``: the card's enhancement is the passes' mean less this many of their standard deviations
+    (0: their mean; :class:`~NetZeroAICT.synthesis.inference.InferenceSettings`).
     ``keep``: which epoch's weights the model gets (:data:`KEPT_EPOCH`): ``"best"``, the epoch with the best
     validation score, or ``"last"``, the final one, at the end of the learning-rate decay.
     """
@@ -418,6 +425,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         raise NetZeroAICTError(f"organ fraction {organ_fraction:g} is outside 0–0.2",
                                where="training settings: organ fraction",
                                hint="organ patches take their share from the 20 % of patches drawn anywhere")
+    if not 0.0 <= tta_lower_sd <= MAX_TTA_LOWER_SD:
+        raise NetZeroAICTError(f"test-time lower bound of {tta_lower_sd:g} standard deviations is outside "
+                               f"0–{MAX_TTA_LOWER_SD:g}", where="training settings: tta_lower_sd",
+                               hint="give 0 (the passes' mean) up to 3 (--tta-lower-sd)")
     if keep not in KEPT_EPOCH:
         raise NetZeroAICTError(f"keep {keep!r}: no such choice of epoch", where="training settings: keep",
                                hint=f"give one of {', '.join(KEPT_EPOCH)} (--keep)")
@@ -438,7 +449,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         architecture = architecture_preset(architecture,
                                            len(WINDOWS_HU) + (SCAN_RESOLUTION_CHANNELS if scan_resolution else 0))
     card = new_card(indication, spacing_mm, patch, architecture, flip_axes=flip_axes, scan_resolution=scan_resolution,
-                    tta_passes=tta_passes)
+                    tta_passes=tta_passes, tta_lower_sd=tta_lower_sd)
     validate_card(card.to_dict(), "the network asked for")
     t_load = time.perf_counter()
     train_cases = [load_training_case(Path(data_dir) / n, card.spacing_mm, organs=organ_fraction > 0)
