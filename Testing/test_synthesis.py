@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,6 +72,46 @@ def test_resume_continues_from_checkpoint(tmp_path):
     # a run trained with flips does not go on without them (its card would claim the other)
     with pytest.raises(NetZeroAICTError, match="trained with flips along"):
         train("aorta", tmp_path / "data", tmp_path / "m", epochs=4, resume=True, flip_axes=(), **kwargs)
+
+
+def test_a_run_killed_while_saving_keeps_its_checkpoint(tmp_path, monkeypatch):
+    """A run stopped while it writes its checkpoint (here: the optimizer's file half written) leaves the previous
+    epoch's checkpoint whole and its log without the unsaved epoch; resumed, it goes on from there. A new run in
+    the same folder starts a new log."""
+    import safetensors.torch
+
+    from NetZeroAICT.synthesis.training import train
+
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    kwargs = dict(steps_per_epoch=2, batch_size=1, patch=32, architecture=TINY, spacing_mm=1.5, show_progress=False,
+                  mine_every=0)
+    train("aorta", tmp_path / "data", tmp_path / "m", epochs=2, **kwargs)
+    ckpt = tmp_path / "m" / "checkpoint"
+    saved = {p.name: p.read_bytes() for p in ckpt.iterdir()}
+    real_save = safetensors.torch.save_file
+
+    class Killed(Exception):
+        pass
+
+    def dying_save(tensors, path, *args, **kw):
+        if any(".exp_avg" in k for k in tensors):        # the optimizer's moments: half the file, then the end
+            real_save(tensors, path, *args, **kw)
+            Path(path).write_bytes(Path(path).read_bytes()[:100])
+            raise Killed
+        return real_save(tensors, path, *args, **kw)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", dying_save)
+    with pytest.raises(Killed):
+        train("aorta", tmp_path / "data", tmp_path / "m", epochs=4, resume=True, **kwargs)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in ckpt.iterdir() if not p.name.startswith(".")} == saved
+    log = list(csv.DictReader((tmp_path / "m" / "train_log.csv").open()))
+    assert [int(r["epoch"]) for r in log] == [1, 2]
+    card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=4, resume=True, **kwargs)
+    assert card.training["epochs_run"] == 4
+    assert [int(r["epoch"]) for r in csv.DictReader((tmp_path / "m" / "train_log.csv").open())] == [1, 2, 3, 4]
+    train("aorta", tmp_path / "data", tmp_path / "m", epochs=1, **kwargs)   # not resumed: a new run
+    assert [int(r["epoch"]) for r in csv.DictReader((tmp_path / "m" / "train_log.csv").open())] == [1]
 
 
 def test_resumed_time_budget_counts_the_time_already_spent(tmp_path):

@@ -2,9 +2,9 @@
 
 Loss = vessel-weighted L1 of the enhancement + λ · L1 of its spatial gradients (keeps vessel edges sharp).
 Each epoch ends with validation on whole validation cases (the engine's inference at the model spacing), a CSV log
-row and a checkpoint (safetensors + JSON, never pickle) from which ``resume=True`` continues. The final
-model folder holds the weights with the best validation score and a model card saying exactly what they
-were trained on.
+row and a checkpoint (safetensors + JSON, never pickle) from which ``resume=True`` continues; a run killed while
+it saves keeps the previous epoch's checkpoint whole. The final model folder holds the weights of the last epoch
+(or, with ``keep="best"``, of the best-scored one) and a model card saying exactly what they were trained on.
 """
 
 from __future__ import annotations
@@ -412,7 +412,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     validation score, or ``"last"``, the final one, at the end of the learning-rate decay.
     """
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
     from tqdm import tqdm
 
     if epochs < 1 or steps_per_epoch < 1:
@@ -528,6 +528,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
 
     epoch = start_epoch
     log_path = out_dir / "train_log.csv"
+    _write_csv(log_path, history)   # the rows of the epochs the checkpoint holds (none for a new run), no others
     network.train()
     first = epochs + 1 if spent else start_epoch + 1
     for epoch in range(first, epochs + 1):
@@ -573,13 +574,12 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         # checkpoint finds its budget spent exactly when this run stopped for it
         row["elapsed_s"] = round(elapsed(), 1)
         score = row.get("val_score", row["train_loss"])
-        if best is None or score <= best["score"]:
+        new_best = best is None or score <= best["score"]
+        if new_best:
             best = {"score": score, "epoch": epoch}
-            save_file({k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()},
-                      out_dir / "checkpoint" / "best.safetensors")
         history.append(row)
+        _save_checkpoint(ckpt, network, optimizer, scheduler, epoch, best, history, flip_axes, new_best)
         _append_csv(log_path, row)
-        _save_checkpoint(ckpt, network, optimizer, scheduler, epoch, best, history, flip_axes)
         if show_progress:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
                   file=sys.stderr, flush=True)
@@ -668,6 +668,20 @@ def _shown_path(path) -> str:
         return str(path)
 
 
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    """``path`` holds ``rows`` and nothing else (no file for none); written to a temporary name, then renamed."""
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    fields = list(dict.fromkeys(key for row in rows for key in row))   # rows of older versions may lack some
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
 def _append_csv(path: Path, row: dict) -> None:
     new = not path.exists()
     with path.open("a", newline="") as handle:
@@ -677,22 +691,38 @@ def _append_csv(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
-def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, history, flip_axes=(0, 1, 2)) -> None:
+def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, history, flip_axes=(0, 1, 2),
+                     new_best: bool = False) -> None:
+    """Write the checkpoint of ``epoch`` (and its weights as the best ones where ``new_best``). Every file is
+    written under a temporary name first and all are renamed over the old ones only then, ``state.json`` last: a
+    run killed while saving leaves the previous epoch's checkpoint as it was (never a truncated file, never the
+    weights of one epoch with the state of another but for the instant of the renames)."""
     from safetensors.torch import save_file
 
     folder.mkdir(exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()},
-              folder / "weights.safetensors")
+    staged: list[tuple[Path, Path]] = []
+
+    def stage(name: str, write) -> None:
+        tmp = folder / f".{name}.tmp"
+        write(tmp)
+        staged.append((tmp, folder / name))
+
+    weights = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    stage("weights.safetensors", lambda path: save_file(weights, path))
+    if new_best:
+        stage("best.safetensors", lambda path: save_file(weights, path))
     tensors, layout = {}, {}
     for index, values in optimizer.state_dict()["state"].items():
         for key, value in values.items():
             tensors[f"{index}.{key}"] = value.detach().cpu().contiguous().reshape(value.shape)
             layout.setdefault(str(index), []).append(key)
-    save_file(tensors, folder / "optimizer.safetensors")
+    stage("optimizer.safetensors", lambda path: save_file(tensors, path))
     state = {"epoch": epoch, "best": best, "history": history, "scheduler": scheduler.state_dict(),
              "flip_axes": list(flip_axes),
              "optimizer": {"param_groups": optimizer.state_dict()["param_groups"], "layout": layout}}
-    (folder / "state.json").write_text(json.dumps(state, default=float))
+    stage("state.json", lambda path: path.write_text(json.dumps(state, default=float)))
+    for tmp, path in staged:
+        os.replace(tmp, path)
 
 
 def _load_optimizer(optimizer, tensors: dict, saved: dict) -> None:
