@@ -173,8 +173,8 @@ def _train(args) -> int:
                  architecture=args.architecture, seed=args.seed, organ_fraction=args.organ_fraction,
                  organ_false_contrast=organ_false_contrast, false_contrast_band=args.false_contrast_band,
                  false_contrast_band_margin=args.false_contrast_band_margin, scan_resolution=scan_resolution,
-                 tta_passes=tta_passes, tta_lower_sd=tta_lower_sd, keep=keep, device=resolve_device(args.device), spacing_mm=args.spacing,
-                 max_minutes=args.max_minutes,
+                 tta_passes=tta_passes, tta_lower_sd=tta_lower_sd, keep=keep, device=resolve_device(args.device),
+                 spacing_mm=args.spacing, max_minutes=args.max_minutes,
                  resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     print(f"{args.out}: {card.model_id} v{card.version}, weights of epoch {card.training['kept_epoch']} "

@@ -110,6 +110,16 @@ def test_a_run_killed_while_saving_keeps_its_checkpoint(tmp_path, monkeypatch):
     card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=4, resume=True, **kwargs)
     assert card.training["epochs_run"] == 4
     assert [int(r["epoch"]) for r in csv.DictReader((tmp_path / "m" / "train_log.csv").open())] == [1, 2, 3, 4]
+    # a checkpoint of an older version, whose rows lack a column: the log gets it, every value in its column
+    state_path = ckpt / "state.json"
+    state = json.loads(state_path.read_text())
+    for row in state["history"]:
+        del row["lr"]
+    state_path.write_text(json.dumps(state))
+    train("aorta", tmp_path / "data", tmp_path / "m", epochs=5, resume=True, **kwargs)
+    rows = list(csv.DictReader((tmp_path / "m" / "train_log.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5] and [r["lr"] for r in rows[:4]] == [""] * 4
+    assert 0 < float(rows[4]["lr"]) < 1 and float(rows[4]["train_loss"]) > 0
     train("aorta", tmp_path / "data", tmp_path / "m", epochs=1, **kwargs)   # not resumed: a new run
     assert [int(r["epoch"]) for r in csv.DictReader((tmp_path / "m" / "train_log.csv").open())] == [1]
 

@@ -107,8 +107,8 @@ class ModelCard:
             written at training and measured at run time when absent; or ``sliding``: MONAI sliding windows), ``tta_flips`` (list of lists of
             spatial axes 0=z 1=y 2=x), optional ``tta_shifts`` and ``tta_lower_sd`` (the enhancement is the
             passes' mean less this many of their standard deviations, not below 0; absent: 0, the mean;
-            :class:`~NetZeroAICT.synthesis.inference.InferenceSettings`), ``precision`` (fp32 | bf16, CPU only), and for ``sliding``: ``overlap``
-            (fraction), ``sw_batch_size``, optional ``roi_size`` (window, voxels; default ``patch_size``: the
+            :class:`~NetZeroAICT.synthesis.inference.InferenceSettings`), ``precision`` (fp32 | bf16, CPU only),
+            and for ``sliding``: ``overlap`` (fraction), ``sw_batch_size``, optional ``roi_size`` (window, voxels; default ``patch_size``: the
             network is convolutional with batch norm, so a larger window than the training patch is valid).
         weights: ``{"file": "model.safetensors", "sha256": hex}``.
         contrast_level: ``{"normalised": true, "training_lumen_enhancement_hu": [min, max]}`` when the network

@@ -307,9 +307,8 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
 #: measurement on held-out phantoms. The measurements behind every override are in docs/models.md, under the
 #: indication's section: neck & brain's false-contrast weight and 8 test-time flips ("Neck & brain"); coronary's
 #: weight 0, no flips, organ patches with organ false contrast in the mining and 8 patches per step ("Coronary");
-#: the test-time passes' lower bound of neck & brain and coronary ("The passes' lower bound" under "Training
-#: recipe");
-#: the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
+#: the lower bound of neck & brain's and coronary's test-time passes ("The passes' lower bound" under "Training
+#: recipe"); the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
 #: cava"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
 #: network with 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution
 #: network with 8 patches per step, 0.6 of them thick-slice, and 4 test-time flips ("Limb"). The aorta, pulmonary
@@ -579,7 +578,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             best = {"score": score, "epoch": epoch}
         history.append(row)
         _save_checkpoint(ckpt, network, optimizer, scheduler, epoch, best, history, flip_axes, new_best)
-        _append_csv(log_path, row)
+        _append_csv(log_path, history)
         if show_progress:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
                   file=sys.stderr, flush=True)
@@ -682,13 +681,18 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def _append_csv(path: Path, row: dict) -> None:
-    new = not path.exists()
+def _append_csv(path: Path, rows: list[dict]) -> None:
+    """Add the last of ``rows`` (every row of the run so far) to the log at ``path``, in its header's columns; the
+    whole log is written again where it has no header or lacks one of the row's columns."""
+    header = None
+    if path.exists():
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), None)
+    if not header or not set(rows[-1]) <= set(header):
+        _write_csv(path, rows)
+        return
     with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+        csv.DictWriter(handle, fieldnames=header, restval="").writerow(rows[-1])
 
 
 def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, history, flip_axes=(0, 1, 2),
