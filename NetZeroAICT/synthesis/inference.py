@@ -232,10 +232,7 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
         ``settings.tta_lower_sd`` standard deviations, not below 0, where that is above 0) and their standard
         deviation, HU.
     """
-    k = float(settings.tta_lower_sd)
-    if not 0.0 <= k <= MAX_TTA_LOWER_SD:
-        raise NetZeroAICTError(f"test-time lower bound of {k:g} standard deviations is outside 0–{MAX_TTA_LOWER_SD:g}",
-                               where="inference settings: tta_lower_sd")
+    k = check_lower_sd(settings.tta_lower_sd, "inference settings: tta_lower_sd")
     mean, std = _predict_passes(network, hu, windows_hu, enhancement_scale_hu, min_body_hu, settings, device,
                                 progress, cancel, facts)
     if k > 0:
@@ -245,6 +242,15 @@ def predict_enhancement(network, hu: np.ndarray, windows_hu, enhancement_scale_h
 
 #: Most standard deviations :attr:`InferenceSettings.tta_lower_sd` may take off the mean.
 MAX_TTA_LOWER_SD = 3.0
+
+
+def check_lower_sd(k: float, where: str, hint: str | None = None) -> float:
+    """``k`` as a float where it is a valid :attr:`InferenceSettings.tta_lower_sd` (0 to
+    :data:`MAX_TTA_LOWER_SD`), else a :class:`NetZeroAICTError` naming ``where``."""
+    if not 0.0 <= float(k) <= MAX_TTA_LOWER_SD:
+        raise NetZeroAICTError(f"test-time lower bound of {float(k):g} standard deviations is outside "
+                               f"0–{MAX_TTA_LOWER_SD:g}", where=where, hint=hint)
+    return float(k)
 
 
 def lower_bound(mean: np.ndarray, std: np.ndarray, k: float) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import NetZeroAICTError
 from ..indications import get_indication
-from .inference import MAX_TTA_LOWER_SD, InferenceSettings, predict_enhancement, receptive_halo
+from .inference import InferenceSettings, check_lower_sd, predict_enhancement, receptive_halo
 from .model_card import ModelCard, save_model, validate_card
 from .network import (SCAN_RESOLUTION_CHANNELS, architecture_preset, build_network, card_slab_voxels,
                       default_architecture, has_full_resolution_level, network_stride, window_channels_torch)
@@ -424,10 +424,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         raise NetZeroAICTError(f"organ fraction {organ_fraction:g} is outside 0–0.2",
                                where="training settings: organ fraction",
                                hint="organ patches take their share from the 20 % of patches drawn anywhere")
-    if not 0.0 <= tta_lower_sd <= MAX_TTA_LOWER_SD:
-        raise NetZeroAICTError(f"test-time lower bound of {tta_lower_sd:g} standard deviations is outside "
-                               f"0–{MAX_TTA_LOWER_SD:g}", where="training settings: tta_lower_sd",
-                               hint="give 0 (the passes' mean) up to 3 (--tta-lower-sd)")
+    check_lower_sd(tta_lower_sd, "training settings: tta_lower_sd",
+                   hint="give 0 (the passes' mean) up to 3 (--tta-lower-sd)")
     if keep not in KEPT_EPOCH:
         raise NetZeroAICTError(f"keep {keep!r}: no such choice of epoch", where="training settings: keep",
                                hint=f"give one of {', '.join(KEPT_EPOCH)} (--keep)")
