@@ -49,6 +49,10 @@ def register(subparsers) -> None:
                    help="share (0-0.2) of the patches centred in the liver or spleen and shown at another density "
                         "(28-55 HU, as a fatty liver reads), from the cases' tissue maps "
                         "(default: the indication's recipe)")
+    t.add_argument("--thin-vessel-share", type=float,
+                   help="share (0-1) of the lumen-centred patches whose centre is drawn per unit of vessel length "
+                        "instead of per lumen voxel, so thin arteries are as often the centre as wide ones "
+                        "(default: the indication's recipe)")
     t.add_argument("--organ-false-contrast", choices=["on", "off"],
                    help="on: false contrast in enhancing organs away from the lumen (a fatty liver made arterial) "
                         "counts in the loss and in hard-negative mining as it does in tissue "
@@ -166,6 +170,8 @@ def _train(args) -> int:
     tta_passes = recipe(args.indication)["tta_passes"] if args.tta_passes is None else args.tta_passes
     keep = recipe(args.indication)["keep"] if args.keep is None else args.keep
     tta_lower_sd = recipe(args.indication)["tta_lower_sd"] if args.tta_lower_sd is None else args.tta_lower_sd
+    thin_vessel_share = (recipe(args.indication)["thin_vessel_share"] if args.thin_vessel_share is None
+                         else args.thin_vessel_share)
     card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                  batch_size=args.batch_size, patch=args.patch, learning_rate=args.lr,
                  mine_every=args.mine_every, warmup=args.warmup,
@@ -173,7 +179,8 @@ def _train(args) -> int:
                  architecture=args.architecture, seed=args.seed, organ_fraction=args.organ_fraction,
                  organ_false_contrast=organ_false_contrast, false_contrast_band=args.false_contrast_band,
                  false_contrast_band_margin=args.false_contrast_band_margin, scan_resolution=scan_resolution,
-                 tta_passes=tta_passes, tta_lower_sd=tta_lower_sd, keep=keep, device=resolve_device(args.device),
+                 tta_passes=tta_passes, tta_lower_sd=tta_lower_sd, keep=keep, thin_vessel_share=thin_vessel_share,
+                 device=resolve_device(args.device),
                  spacing_mm=args.spacing, max_minutes=args.max_minutes,
                  resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))

@@ -1269,22 +1269,23 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
     def fake_train(indication, data, out, **kwargs):
         seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"],
                      kwargs["flip_axes"], kwargs["organ_fraction"], kwargs["organ_false_contrast"],
-                     kwargs["tta_passes"], kwargs["tta_lower_sd"], kwargs["keep"]))
+                     kwargs["tta_passes"], kwargs["tta_lower_sd"], kwargs["keep"], kwargs["thin_vessel_share"]))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
     own = training.recipe("neck_brain")
     for extra, expected in (([], (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"],
                                   tuple(own["flip_axes"]), own["organ_fraction"], own["organ_false_contrast"],
-                                  own["tta_passes"], own["tta_lower_sd"], "last")),
+                                  own["tta_passes"], own["tta_lower_sd"], "last", own["thin_vessel_share"])),
                             (["--false-contrast-weight", "0.3", "--coarse-fraction", "0",
                               "--architecture", "unet-full-res", "--flips", "none", "--organ-fraction", "0.1",
                               "--organ-false-contrast", "on", "--tta-passes", "4", "--tta-lower-sd", "1",
-                              "--keep", "best"],
-                             (0.3, 0.0, "unet-full-res", (), 0.1, True, 4, 1.0, "best")),
+                              "--keep", "best", "--thin-vessel-share", "0.25"],
+                             (0.3, 0.0, "unet-full-res", (), 0.1, True, 4, 1.0, "best", 0.25)),
                             (["--flips", "xyz", "--organ-false-contrast", "off"],
                              (own["false_contrast_weight"], own["coarse_fraction"], own["architecture"], (0, 1, 2),
-                              own["organ_fraction"], False, own["tta_passes"], own["tta_lower_sd"], own["keep"]))):
+                              own["organ_fraction"], False, own["tta_passes"], own["tta_lower_sd"], own["keep"],
+                              own["thin_vessel_share"]))):
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   *extra])
@@ -1999,6 +2000,58 @@ def test_training_writes_the_tta_lower_bound_into_the_card(tmp_path):
     card = train("aorta", tmp_path / "data", tmp_path / "m", tta_lower_sd=0.75, **kwargs)
     assert card.inference["tta_lower_sd"] == 0.75
     assert read_card(tmp_path / "m").inference["tta_lower_sd"] == 0.75
+
+
+def test_local_radius_is_the_vessel_radius_at_every_lumen_voxel():
+    """A rim voxel of a tube three voxels in radius gets the tube's radius, a thin tube's voxels about 1, the
+    outside 0."""
+    from NetZeroAICT.synthesis.training_data import local_radius
+
+    z, y, x = np.mgrid[:20, :40, :60]
+    wide = (y - 20) ** 2 + (x - 15) ** 2 <= 3 ** 2
+    thin = (y - 20) ** 2 + (x - 45) ** 2 <= 1
+    radius = local_radius((wide | thin).astype(np.uint8))
+    assert radius[~(wide | thin)].max() == 0
+    assert radius[wide].min() >= 3.0 and radius[10, 20, 12] >= 3.0   # (10, 20, 12): on the wide tube's rim
+    assert radius[thin].max() <= 1.5 and radius[thin].min() >= 1.0
+    assert local_radius(np.zeros((4, 4, 4), np.uint8)).max() == 0
+
+
+def test_thin_vessel_share_centres_patches_per_vessel_length(tmp_path):
+    """With ``thin_vessel_share`` 1 a lumen-centred patch lands on a thin and on a wide tube of the same length
+    about equally often; drawn per lumen voxel (share 0) the thin one, a fifteenth of the voxels, seldom. Out of
+    0–1 it is refused by the sampler and by ``train`` before anything is written; ``train`` records it."""
+    from NetZeroAICT.synthesis.training import train
+    from NetZeroAICT.synthesis.training_data import PatchSampler, TrainingCase
+
+    z, y, x = np.mgrid[:40, :40, :140]
+    wide = (y - 20) ** 2 + (x - 20) ** 2 <= 4 ** 2
+    thin = (y - 20) ** 2 + (x - 120) ** 2 <= 1
+    lumen = (wide | thin).astype(np.uint8)
+    weight = np.where(lumen > 0, 11.0, 1.0).astype(np.float32)
+    ncct = x.astype(np.float32)   # a patch's mean NCCT is the x of its centre: which tube it was drawn on
+    case = TrainingCase("tubes", ncct, lumen * 300.0, lumen, weight, 300.0)
+    assert thin.sum() / lumen.sum() < 0.1
+
+    def on_thin(share: float) -> float:
+        sampler = PatchSampler([case], (20, 20, 20), vessel_fraction=1.0, seed=3, thin_vessel_share=share)
+        patches = [sampler.sample(1) for _ in range(300)]
+        assert all(w.max() > 1 for _, _, w in patches)   # every patch holds lumen
+        return float(np.mean([hu.mean() > 70 for hu, _, _ in patches]))
+
+    per_voxel, per_length = on_thin(0.0), on_thin(1.0)
+    assert per_voxel < 0.15 and 0.35 < per_length < 0.65, (per_voxel, per_length)
+
+    with pytest.raises(NetZeroAICTError, match="outside 0–1"):
+        PatchSampler([case], (16, 16, 16), thin_vessel_share=1.5)
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    kwargs = dict(epochs=1, steps_per_epoch=1, batch_size=1, patch=32, architecture=TINY, spacing_mm=1.5,
+                  show_progress=False, mine_every=0)
+    with pytest.raises(NetZeroAICTError, match="thin-vessel share"):
+        train("aorta", tmp_path / "data", tmp_path / "refused", thin_vessel_share=-0.1, **kwargs)
+    assert not (tmp_path / "refused").exists()
+    card = train("aorta", tmp_path / "data", tmp_path / "m", thin_vessel_share=0.5, **kwargs)
+    assert card.training["thin_vessel_share"] == 0.5 and "per unit of vessel length" in card.training["sampling"]
 
 
 def test_training_without_flips_gives_a_card_with_shift_tta(tmp_path):

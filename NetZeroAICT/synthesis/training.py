@@ -302,7 +302,7 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
           "warmup": 0.05, "false_contrast_weight": 1.0, "coarse_fraction": 0.35, "architecture": "unet",
           "flip_axes": (0, 1, 2), "organ_fraction": 0.0, "organ_false_contrast": False,
           "false_contrast_band": 0, "false_contrast_band_margin": None, "scan_resolution": False, "tta_passes": 2,
-          "tta_lower_sd": 0.0, "keep": "last"}
+          "tta_lower_sd": 0.0, "keep": "last", "thin_vessel_share": 0.0}
 #: Where an indication's shipped model was trained with other settings than :data:`RECIPE`, each chosen by
 #: measurement on held-out phantoms. The measurements behind every override are in docs/models.md, under the
 #: indication's section: neck & brain's false-contrast weight and 8 test-time flips ("Neck & brain"); coronary's
@@ -384,7 +384,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           false_contrast_band: int = RECIPE["false_contrast_band"],
           false_contrast_band_margin: float | None = RECIPE["false_contrast_band_margin"],
           scan_resolution: bool = RECIPE["scan_resolution"], tta_passes: int = RECIPE["tta_passes"],
-          tta_lower_sd: float = RECIPE["tta_lower_sd"], keep: str = RECIPE["keep"]) -> ModelCard:
+          tta_lower_sd: float = RECIPE["tta_lower_sd"], keep: str = RECIPE["keep"],
+          thin_vessel_share: float = RECIPE["thin_vessel_share"]) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -407,6 +408,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     ``tta_passes``: the card's test-time augmentation, 2, 4 or 8 passes (:func:`tta_settings`).
     ``tta_lower_sd``: the card's enhancement is the passes' mean less this many of their standard deviations
     (0: their mean; :class:`~NetZeroAICT.synthesis.inference.InferenceSettings`).
+    ``thin_vessel_share``: share (0–1) of the lumen-centred patches whose centre is drawn per unit of vessel
+    length rather than per lumen voxel, so thin arteries are the centre as often as wide ones
+    (:class:`~NetZeroAICT.synthesis.training_data.PatchSampler`).
     ``keep``: which epoch's weights the model gets (:data:`KEPT_EPOCH`): ``"best"``, the epoch with the best
     validation score, or ``"last"``, the final one, at the end of the learning-rate decay.
     """
@@ -426,6 +430,11 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                                hint="organ patches take their share from the 20 % of patches drawn anywhere")
     check_lower_sd(tta_lower_sd, "training settings: tta_lower_sd",
                    hint="give 0 (the passes' mean) up to 3 (--tta-lower-sd)")
+    if not 0.0 <= thin_vessel_share <= 1.0:
+        raise NetZeroAICTError(f"thin-vessel share {thin_vessel_share:g} is outside 0–1",
+                               where="training settings: thin-vessel share",
+                               hint="give the share of lumen-centred patches drawn per vessel length, 0–1 "
+                                    "(--thin-vessel-share)")
     if keep not in KEPT_EPOCH:
         raise NetZeroAICTError(f"keep {keep!r}: no such choice of epoch", where="training settings: keep",
                                hint=f"give one of {', '.join(KEPT_EPOCH)} (--keep)")
@@ -467,7 +476,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     load_s = time.perf_counter() - t_load
     sampler = PatchSampler(train_cases, card.patch_size, seed=seed, normalise=normalise,
                            coarse_fraction=coarse_fraction, spacing_mm=card.spacing_mm, flip_axes=flip_axes,
-                           organ_fraction=organ_fraction)
+                           organ_fraction=organ_fraction, thin_vessel_share=thin_vessel_share)
     val_crops = [crop for case in val_cases for crop in validation_crops(case, seed)]
     network = build_network(card.architecture).to(device)
     # on CPU, weights and activations in channels-last 3D order: oneDNN's fast convolutions, ≈ 1.5–2× faster
@@ -615,7 +624,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "target": "CTA − NCCT, kept inside lumen/enhancing masks dilated by 2 voxels (noise elsewhere set to 0)"
                   + (", divided by the case's lumen enhancement (median inside the lumen eroded by 1 voxel)"
                      if normalise else ""),
-        "sampling": "patches centred on lumen 60 %, on blood-like tissue (NCCT 20–80 HU) away from vessels 20 %, "
+        "sampling": "patches centred on lumen 60 %"
+                    + (f" ({thin_vessel_share:.0%} of them drawn per unit of vessel length: a lumen voxel weighs "
+                       f"1/r², r its vessel's radius in voxels)" if thin_vessel_share else "")
+                    + ", on blood-like tissue (NCCT 20–80 HU) away from vessels 20 %, "
                     + (f"in a {' or '.join(DENSITY_VARIABLE_ORGANS)} shown at {ORGAN_SHOWN_HU[0]:g}–"
                        f"{ORGAN_SHOWN_HU[1]:g} HU (NCCT shifted, target kept) {100 * organ_fraction:.0f} %, "
                        if organ_fraction else "")
@@ -637,6 +649,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                        "factor along z, y, x; 0 for a sharp patch)" if scan_resolution else ""),
         "mine_every": mine_every, "coarse_fraction": coarse_fraction, "flip_axes": list(flip_axes),
         "organ_fraction": organ_fraction, "organ_false_contrast": organ_false_contrast,
+        "thin_vessel_share": thin_vessel_share,
         "scan_resolution": scan_resolution,
         "validation": "each validation case: a crop around its lumen and one around blood-like tissue away from the "
                       "vessels; score = lumen MAE + 3 × non-vessel MAE (HU); " + KEPT_EPOCH[keep],
