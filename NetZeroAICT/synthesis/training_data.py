@@ -245,8 +245,8 @@ def local_radius(lumen: np.ndarray) -> np.ndarray:
     if not inside.any():
         return radius
     reach = LOCAL_RADIUS_WINDOW // 2
-    box = tuple(slice(max(int(lo) - reach, 0), int(hi) + reach + 1)
-                for lo, hi in zip(np.argwhere(inside).min(0), np.argwhere(inside).max(0)))
+    where = np.argwhere(inside)
+    box = tuple(slice(max(int(lo) - reach, 0), int(hi) + reach + 1) for lo, hi in zip(where.min(0), where.max(0)))
     edge = ndimage.distance_transform_edt(np.pad(inside[box], 1))[1:-1, 1:-1, 1:-1]
     widest = ndimage.maximum_filter(edge, size=LOCAL_RADIUS_WINDOW)
     radius[box] = np.where(inside[box], widest, 0.0)
