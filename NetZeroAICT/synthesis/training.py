@@ -26,8 +26,8 @@ from .model_card import ModelCard, save_model, validate_card
 from .network import (SCAN_RESOLUTION_CHANNELS, architecture_preset, build_network, card_slab_voxels,
                       default_architecture, has_full_resolution_level, network_stride, window_channels_torch)
 from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, ORGAN_SHOWN_HU, PatchSampler,
-                            away_from_lumen, beside_lumen, coarse_z_factors, load_training_case,
-                            read_manifest)
+                            away_from_lumen, beside_lumen, check_thin_vessel_share, coarse_z_factors,
+                            load_training_case, read_manifest)
 
 #: Per-indication model spacing (mm), the phantoms' own spacing: coarse enough for 2 CPU cores, fine enough
 #: for the vessels' calibre (coronary arteries 2–4 mm, carotids 5–7 mm, aorta 20–30 mm).
@@ -430,11 +430,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                                hint="organ patches take their share from the 20 % of patches drawn anywhere")
     check_lower_sd(tta_lower_sd, "training settings: tta_lower_sd",
                    hint="give 0 (the passes' mean) up to 3 (--tta-lower-sd)")
-    if not 0.0 <= thin_vessel_share <= 1.0:
-        raise NetZeroAICTError(f"thin-vessel share {thin_vessel_share:g} is outside 0–1",
-                               where="training settings: thin-vessel share",
-                               hint="give the share of lumen-centred patches drawn per vessel length, 0–1 "
-                                    "(--thin-vessel-share)")
+    check_thin_vessel_share(thin_vessel_share, hint="give the share of lumen-centred patches drawn per vessel "
+                                                    "length, 0–1 (--thin-vessel-share)")
     if keep not in KEPT_EPOCH:
         raise NetZeroAICTError(f"keep {keep!r}: no such choice of epoch", where="training settings: keep",
                                hint=f"give one of {', '.join(KEPT_EPOCH)} (--keep)")

@@ -261,6 +261,16 @@ def length_weights(lumen_points: np.ndarray, radius: np.ndarray) -> np.ndarray:
     return np.cumsum(1.0 / r ** 2)
 
 
+def check_thin_vessel_share(share: float, hint: str = "give the share of lumen-centred patches drawn per vessel "
+                                                         "length, 0–1") -> float:
+    """``share`` as a float where it is a valid thin-vessel share (0–1, :class:`PatchSampler`), else a
+    :class:`NetZeroAICTError`."""
+    if not 0.0 <= float(share) <= 1.0:
+        raise NetZeroAICTError(f"thin-vessel share {float(share):g} is outside 0–1",
+                               where="training settings: thin-vessel share", hint=hint)
+    return float(share)
+
+
 class PatchSampler:
     """Random patches (z, y, x) from training cases: a fraction centred on a random lumen voxel, a fraction on
     blood-like tissue away from the vessels (muscle, bowel, veins: what the network must learn to leave alone),
@@ -294,10 +304,7 @@ class PatchSampler:
                  normalise: bool = False, blood_like_fraction: float = 0.2, hard_fraction: float = 0.75,
                  coarse_fraction: float = 0.0, spacing_mm: float = 1.5, flip_axes=(0, 1, 2),
                  organ_fraction: float = 0.0, thin_vessel_share: float = 0.0):
-        if not 0.0 <= thin_vessel_share <= 1.0:
-            raise NetZeroAICTError(f"thin-vessel share {thin_vessel_share:g} is outside 0–1",
-                                   where="training settings: thin-vessel share",
-                                   hint="give the share of lumen-centred patches drawn per vessel length, 0–1")
+        check_thin_vessel_share(thin_vessel_share)
         self.patch = tuple(int(p) for p in patch_size)
         self.flip_axes = tuple(int(a) for a in flip_axes)
         self.normalise = normalise
