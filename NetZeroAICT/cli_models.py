@@ -92,6 +92,11 @@ def register(subparsers) -> None:
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, help="CPU threads for torch")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    t.add_argument("--init-from", metavar="MODELDIR",
+                   help="start from this model folder's weights (checked against its card) instead of random ones: "
+                        "fine-tune e.g. a shipped model (Resources/Models/<indication>) on more or on your own "
+                        "cases; its network is trained, its spacing is the default; give a lower --lr (the peak of "
+                        "a new warm-up and decay), e.g. a tenth of the default")
     t.set_defaults(func=_train)
 
     m = subparsers.add_parser(
@@ -157,7 +162,7 @@ def _train(args) -> int:
         args.false_contrast_band_margin = recipe(args.indication)["false_contrast_band_margin"]
     if args.coarse_fraction is None:
         args.coarse_fraction = recipe(args.indication)["coarse_fraction"]
-    if args.architecture is None:
+    if args.architecture is None and args.init_from is None:   # a model to start from brings its network
         args.architecture = recipe(args.indication)["architecture"]
     if args.organ_fraction is None:
         args.organ_fraction = recipe(args.indication)["organ_fraction"]
@@ -182,7 +187,7 @@ def _train(args) -> int:
                  tta_passes=tta_passes, tta_lower_sd=tta_lower_sd, keep=keep, thin_vessel_share=thin_vessel_share,
                  device=resolve_device(args.device),
                  spacing_mm=args.spacing, max_minutes=args.max_minutes,
-                 resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes),
+                 resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes), init_from=args.init_from,
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     print(f"{args.out}: {card.model_id} v{card.version}, weights of epoch {card.training['kept_epoch']} "
           f"({card.training['keep']}; best {card.training['best_epoch']}) of {card.training['epochs_run']}, "

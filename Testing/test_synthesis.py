@@ -1256,6 +1256,66 @@ def test_keep_gives_the_model_the_best_or_the_last_epochs_weights(tmp_path):
         train("aorta", tmp_path / "data", tmp_path / "m2", keep="median", **kwargs)
 
 
+def test_a_training_can_start_from_a_models_weights(tiny_model, tmp_path, monkeypatch):
+    """``init_from``: the network starts from a model folder's weights (checked against its card), a new run with
+    its own warm-up and decay; as a trained network it gets thick-slice patches at their full share and hard
+    negatives mined before its first step. The card names the model it started from, and so does a resumed run's.
+    A model with another network, or with altered weights, is refused before anything is written."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    from NetZeroAICT.synthesis import training
+    from NetZeroAICT.synthesis.training_data import PatchSampler
+
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    kwargs = dict(epochs=1, steps_per_epoch=1, batch_size=1, patch=32, show_progress=False, mine_every=75,
+                  learning_rate=0.0, coarse_fraction=0.35)   # no step moves a weight: what the run started from stays
+    shares, mined = [], []
+    sample = PatchSampler.sample
+    monkeypatch.setattr(PatchSampler, "sample", lambda self, n: shares.append(self.coarse_fraction) or sample(self, n))
+    mine = training.mine_hard_negatives
+    monkeypatch.setattr(training, "mine_hard_negatives", lambda *a, **k: mined.append(1) or mine(*a, **k))
+
+    def weights(folder):   # the trained parameters, not the batch-norm statistics a step in train mode updates
+        return {k: v for k, v in load_file(folder / "model.safetensors").items() if "running" not in k
+                and "num_batches" not in k}
+
+    def same(a, b):
+        return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    fresh = training.train("aorta", tmp_path / "data", tmp_path / "fresh", architecture=TINY, spacing_mm=1.5, **kwargs)
+    assert not same(weights(tmp_path / "fresh"), weights(tiny_model)) and "initialised_from" not in fresh.training
+    assert shares == [0.0] and mined == []   # a new network: no thick slices at the first step, nothing mined yet
+    shares.clear()
+    tuned = training.train("aorta", tmp_path / "data", tmp_path / "tuned", init_from=tiny_model, **kwargs)
+    assert same(weights(tmp_path / "tuned"), weights(tiny_model))
+    assert tuned.architecture == TINY and tuned.spacing_mm == 1.5   # the model's network and spacing
+    assert shares == [0.35] and mined == [1]
+    source = read_card(tiny_model)
+    record = tuned.training["initialised_from"]
+    assert (record["model_id"], record["version"], record["weights_sha256"]) == (
+        source.model_id, source.version, source.weights["sha256"])
+    assert "from the weights of nzct-aorta" in tuned.training["lr_schedule"]
+    assert "from the first step" in tuned.training["sampling"]
+    resumed = training.train("aorta", tmp_path / "data", tmp_path / "tuned", resume=True, architecture=TINY,
+                             **{**kwargs, "epochs": 2})
+    assert resumed.training["epochs_run"] == 2 and resumed.training["initialised_from"] == record
+
+    with pytest.raises(NetZeroAICTError, match="another network"):
+        training.train("aorta", tmp_path / "data", tmp_path / "other", init_from=tiny_model, architecture="unet",
+                       **kwargs)
+    altered = tmp_path / "altered"
+    shutil.copytree(tiny_model, altered)
+    blob = bytearray((altered / "model.safetensors").read_bytes())
+    blob[-1] ^= 1
+    (altered / "model.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(NetZeroAICTError, match="does not match the model card"):
+        training.train("aorta", tmp_path / "data", tmp_path / "refused", init_from=altered, **kwargs)
+    assert not (tmp_path / "other").exists() and not (tmp_path / "refused").exists()
+
+
 def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, capsys):
     """``train`` without --false-contrast-weight trains as ``make models`` does for that indication."""
     from NetZeroAICT.cli import main
@@ -1270,6 +1330,7 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
         seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"],
                      kwargs["flip_axes"], kwargs["organ_fraction"], kwargs["organ_false_contrast"],
                      kwargs["tta_passes"], kwargs["tta_lower_sd"], kwargs["keep"], kwargs["thin_vessel_share"]))
+        assert kwargs["init_from"] in (None, str(tmp_path / "model"))
         raise Stop
 
     monkeypatch.setattr(training, "train", fake_train)
@@ -1291,6 +1352,12 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
                   *extra])
         assert seen.pop() == ("neck_brain", *expected)
     assert training.recipe("neck_brain")["false_contrast_weight"] != training.RECIPE["false_contrast_weight"]
+    # a model to start from brings its own network, unless one is asked for
+    for extra, architecture in (([], None), (["--architecture", "unet"], "unet")):
+        with pytest.raises(Stop):
+            main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+                  "--init-from", str(tmp_path / "model"), *extra])
+        assert seen.pop()[3] == architecture
 
 
 def test_models_cli_passes_resume(monkeypatch, tmp_path):

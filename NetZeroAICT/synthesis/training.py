@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import NetZeroAICTError
 from ..indications import get_indication
 from .inference import InferenceSettings, check_lower_sd, predict_enhancement, receptive_halo
-from .model_card import ModelCard, save_model, validate_card
+from .model_card import CARD_NAME, ModelCard, save_model, validate_card
 from .network import (SCAN_RESOLUTION_CHANNELS, architecture_preset, build_network, card_slab_voxels,
                       default_architecture, has_full_resolution_level, network_stride, window_channels_torch)
 from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, ORGAN_SHOWN_HU, PatchSampler,
@@ -385,7 +385,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
           false_contrast_band_margin: float | None = RECIPE["false_contrast_band_margin"],
           scan_resolution: bool = RECIPE["scan_resolution"], tta_passes: int = RECIPE["tta_passes"],
           tta_lower_sd: float = RECIPE["tta_lower_sd"], keep: str = RECIPE["keep"],
-          thin_vessel_share: float = RECIPE["thin_vessel_share"]) -> ModelCard:
+          thin_vessel_share: float = RECIPE["thin_vessel_share"],
+          init_from: str | os.PathLike | None = None) -> ModelCard:
     """Train a model for ``indication`` on the paired cases in ``data_dir``; write it to ``out_dir``.
 
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
@@ -413,6 +414,12 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     (:class:`~NetZeroAICT.synthesis.training_data.PatchSampler`).
     ``keep``: which epoch's weights the model gets (:data:`KEPT_EPOCH`): ``"best"``, the epoch with the best
     validation score, or ``"last"``, the final one, at the end of the learning-rate decay.
+    ``init_from``: a model folder whose weights (checked against its card's SHA-256, as the engine checks them)
+    the network starts from instead of random ones: a fine-tuning, e.g. of a shipped model on more cases or on a
+    site's own pairs. Its network must be the one asked for; the spacing defaults to its. The run is new (its own
+    optimizer, warm-up and decay, with ``learning_rate`` as the peak), but a trained network needs no easing in:
+    thick-slice patches are shown at their full share from the first step and hard negatives are mined before it.
+    The card's ``training.initialised_from`` names the model (id, version, weights' SHA-256, its training).
     """
     import torch
     from safetensors.torch import load_file
@@ -441,6 +448,16 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                                hint="give a coarse fraction above 0 (--coarse-fraction) or leave the channels off")
     if threads:
         torch.set_num_threads(threads)
+    # the model to start from is checked before anything is written
+    initial = initial_weights(init_from, architecture) if init_from is not None else None
+    if initial is not None:
+        if initial[0].windows_hu != WINDOWS_HU or bool(initial[0].scan_resolution) != scan_resolution:
+            raise NetZeroAICTError("the model to start from reads other input channels (HU windows or "
+                                   "scan-resolution channels) than this training gives",
+                                   where=str(Path(init_from) / CARD_NAME),
+                                   hint="start from a model with the same inputs (--scan-resolution as it had)")
+        architecture = initial[0].architecture
+        spacing_mm = spacing_mm or initial[0].spacing_mm
     torch.manual_seed(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -475,7 +492,12 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                            coarse_fraction=coarse_fraction, spacing_mm=card.spacing_mm, flip_axes=flip_axes,
                            organ_fraction=organ_fraction, thin_vessel_share=thin_vessel_share)
     val_crops = [crop for case in val_cases for crop in validation_crops(case, seed)]
-    network = build_network(card.architecture).to(device)
+    network = build_network(card.architecture)
+    initialised_from = None
+    if initial is not None:
+        network.load_state_dict(initial[1])
+        initialised_from = initialised_record(initial[0], init_from)
+    network = network.to(device)
     # on CPU, weights and activations in channels-last 3D order: oneDNN's fast convolutions, ≈ 1.5–2× faster
     # training steps for the shipped U-Net on 2 cores (the same arithmetic, other rounding)
     memory_format = torch.channels_last_3d if device == "cpu" else torch.contiguous_format
@@ -503,6 +525,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         _load_optimizer(optimizer, load_file(ckpt / "optimizer.safetensors"), state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
+        initialised_from = state.get("initialised_from")   # the run's own start, whatever this call was given
         sampler.rng = np.random.default_rng([seed, start_epoch])
         elapsed_before = float(history[-1].get("elapsed_s", 0.0)) if history else 0.0
     hard_total = None
@@ -520,7 +543,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
 
     # resumed with its epochs or its time budget spent: no epoch to train, the model is only written again
     spent = start_epoch >= epochs or over_budget(elapsed_before)
-    if mine_every and start_epoch >= mine_every and not spent:   # resumed: mine again for the network as loaded
+    # resumed, or started from a trained network: mine for the network as loaded
+    if mine_every and (start_epoch >= mine_every or initialised_from) and not spent:
         hard_total = mine()
     amp = device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
@@ -542,7 +566,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             # share of the training done: of the time budget, else of the planned steps
             done = (elapsed() / (60 * max_minutes) if max_minutes is not None
                     else scheduler.last_epoch / max(total_steps, 1))
-            sampler.coarse_fraction = coarse_fraction * coarse_share(done)
+            sampler.coarse_fraction = coarse_fraction * (1.0 if initialised_from else coarse_share(done))
             if max_minutes is not None:  # the schedule runs over the time budget
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate * lr_share(done, warmup)
@@ -581,7 +605,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         if new_best:
             best = {"score": score, "epoch": epoch}
         history.append(row)
-        _save_checkpoint(ckpt, network, optimizer, scheduler, epoch, best, history, flip_axes, new_best)
+        _save_checkpoint(ckpt, network, optimizer, scheduler, epoch, best, history, flip_axes, new_best,
+                         initialised_from)
         _append_csv(log_path, history)
         if show_progress:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
@@ -606,7 +631,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
         "batch_size": batch_size, "patch_size": card.patch_size, "learning_rate": learning_rate, "seed": seed,
         "max_minutes": max_minutes, "warmup": warmup,
         "lr_schedule": (f"linear warm-up over the first {warmup:.0%}, then cosine to {FINAL_LR_SHARE:.0%}, over the "
-                        + ("time budget" if max_minutes else "planned epochs")),
+                        + ("time budget" if max_minutes else "planned epochs")
+                        + (f"; from the weights of {initialised_from['model_id']} {initialised_from['version']}"
+                           if initialised_from else "")),
+        **({"initialised_from": initialised_from} if initialised_from else {}),
         "best_epoch": best["epoch"], "keep": keep,
         "kept_epoch": best["epoch"] if keep == "best" else epoch,
         "loss": f"vessel-weighted L1 + MSE (vessel class = {VESSEL_SHARE:.0%} of each batch's loss, per-voxel weight {VESSEL_WEIGHT_RANGE[0]:g}–{VESSEL_WEIGHT_RANGE[1]:g}) + 0.5 × gradient L1"
@@ -636,8 +664,10 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                        f"{' (enhancing organs included)' if organ_false_contrast else ''} where it "
                        f"synthesised ≥ {HARD_NEGATIVE_HU:g} HU of false enhancement (hard negatives)"
                        if mine_every else "")
-                    + (f"; {coarse_fraction:.0%} of the patches (rising from none over the first "
-                       f"{COARSE_RAMP:.0%} of the training) shown as a thick-slice scan shows them (block mean "
+                    + (f"; {coarse_fraction:.0%} of the patches ("
+                       + ("from the first step: the network starts trained" if initialised_from else
+                          f"rising from none over the first {COARSE_RAMP:.0%} of the training")
+                       + ") shown as a thick-slice scan shows them (block mean "
                        f"over {'/'.join(map(str, coarse_z_factors(card.spacing_mm)))} voxels along z "
                        f"({'/'.join(f'{mm:g}' for mm in COARSE_SLICE_MM)} mm slices) and "
                        f"{'/'.join(map(str, COARSE_XY_FACTORS))} in-plane, linear back to the model grid; NCCT "
@@ -662,6 +692,34 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
                                                 device)
     save_model(network, card, out_dir)
     return card
+
+
+def initial_weights(folder, architecture: dict | str | None = None) -> tuple[ModelCard, dict]:
+    """The card and weights of the model in ``folder`` that a training starts from (``train(init_from=...)``),
+    once the weights' SHA-256 matches its card; ``architecture`` (a card's entry or a preset's name; None: any)
+    is the network the training asked for, which must be the model's."""
+    from .model_card import load_model
+
+    model, network = load_model(folder)
+    if architecture is not None:
+        asked = (architecture_preset(architecture, model.n_input_channels) if isinstance(architecture, str)
+                 else architecture)
+        if json.dumps(asked, sort_keys=True) != json.dumps(model.architecture, sort_keys=True):
+            raise NetZeroAICTError(f"the model to start from has another network ({model.architecture.get('name')} "
+                                   f"{json.dumps(model.architecture.get('kwargs', {}), sort_keys=True)}) than the "
+                                   "one asked for", where=str(Path(folder) / CARD_NAME),
+                                   hint="leave --architecture out (the model's network is then trained), or start "
+                                        "from a model of the network asked for")
+    return model, {k: v.detach().clone() for k, v in network.state_dict().items()}
+
+
+def initialised_record(model: ModelCard, folder) -> dict:
+    """What a card says of the model its training started from: enough to find and check it again."""
+    training = model.training or {}
+    return {"model_id": model.model_id, "version": model.version, "weights_sha256": model.weights["sha256"],
+            "folder": _shown_path(folder), "its_training_command": training.get("command", ""),
+            "its_training_data": training.get("dataset") or training.get("data"),
+            "its_training_time_s": training.get("training_time_s")}
 
 
 def _shown_path(path) -> str:
@@ -704,7 +762,7 @@ def _append_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, history, flip_axes=(0, 1, 2),
-                     new_best: bool = False) -> None:
+                     new_best: bool = False, initialised_from: dict | None = None) -> None:
     """Write the checkpoint of ``epoch`` (and its weights as the best ones where ``new_best``). Every file is
     written under a temporary name first and all are renamed over the old ones only then, ``state.json`` last: a
     run killed while saving leaves the previous epoch's checkpoint as it was (never a truncated file, never the
@@ -730,7 +788,7 @@ def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, h
             layout.setdefault(str(index), []).append(key)
     stage("optimizer.safetensors", lambda path: save_file(tensors, path))
     state = {"epoch": epoch, "best": best, "history": history, "scheduler": scheduler.state_dict(),
-             "flip_axes": list(flip_axes),
+             "flip_axes": list(flip_axes), **({"initialised_from": initialised_from} if initialised_from else {}),
              "optimizer": {"param_groups": optimizer.state_dict()["param_groups"], "layout": layout}}
     stage("state.json", lambda path: path.write_text(json.dumps(state, default=float)))
     for tmp, path in staged:
