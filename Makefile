@@ -2,7 +2,7 @@
 #   make demo    main job: phantom NCCT → synthetic CTA, uncertainty, preview, run record (demo-output/)
 #   make test    the test suite (tests needing ../shared/data skip where it is absent)
 #   make bench   benchmarks: timings and ratios measured in one run
-#   make models  retrain every shipped model from scratch, each with its own budget (about 5.5 h on 2 CPU cores)
+#   make models  retrain every shipped model from scratch, each with its own budget (about 6 h on 2 CPU cores)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -96,7 +96,7 @@ def register(subparsers) -> None:
                    help="start from this model folder's weights (checked against its card) instead of random ones: "
                         "fine-tune e.g. a shipped model (Resources/Models/<indication>) on more or on your own "
                         "cases; its network is trained, its spacing is the default; give a lower --lr (the peak of "
-                        "a new warm-up and decay), e.g. a tenth of the default")
+                        "a new warm-up and decay), e.g. 0.3 of the default, as make models fine-tunes")
     t.set_defaults(func=_train)
 
     m = subparsers.add_parser(
@@ -121,6 +121,14 @@ def register(subparsers) -> None:
                    help="with a time budget: train to a budget of this many minutes first, then go on from the "
                         "checkpoint to --minutes in all (a warm restart of the learning rate; default: the shipped "
                         "model's, 95 min for neck & brain, none for the others)")
+    m.add_argument("--fine-tune-minutes", type=float, metavar="MINUTES",
+                   help="after that training, fine-tune its model for this many minutes: a new run from its weights "
+                        "at 0.3 of the recipe's learning rate, on --fine-tune-cases phantoms; 0: none (default: "
+                        "the shipped model's where the rebuild has its budget: 45 min on 20 phantoms for neck & "
+                        "brain, none for the others)")
+    m.add_argument("--fine-tune-cases", type=int, metavar="N",
+                   help="phantom training cases of the fine-tuning (default: the shipped model's, else "
+                        "--train-cases' default)")
     m.add_argument("--train-cases", type=int,
                    help="phantom training cases per indication (default: the shipped model's, 10)")
     m.add_argument("--test-cases", type=int, default=10,
@@ -211,10 +219,13 @@ def _models(args) -> int:
     settings = dict(work_dir=args.work, install_dir=args.install, minutes=args.minutes, n_train=args.train_cases,
                     n_test=args.test_cases, device=resolve_device(args.device), threads=args.threads,
                     real_cta=args.real_cta, resume=args.resume, batch_size=args.batch_size, seed=args.seed,
-                    epochs=args.epochs, phantom_workers=args.phantom_workers, restart_at=args.restart_at)
+                    epochs=args.epochs, phantom_workers=args.phantom_workers, restart_at=args.restart_at,
+                    fine_minutes=args.fine_tune_minutes, fine_cases=args.fine_tune_cases)
     if not args.evaluate_only:
         for name in names:   # a bad budget is refused before hours of phantoms and training
             model_zoo.restart_minutes(name, settings["device"], args.minutes, args.epochs, args.restart_at)
+            model_zoo.fine_tune_budget(name, settings["device"], args.minutes, args.epochs, args.restart_at,
+                                       args.fine_tune_minutes, args.fine_tune_cases)
     if args.split != "test" and not args.evaluate_only:
         raise NetZeroAICTError("--split chooses what --evaluate-only evaluates on", where="--split",
                                hint="add --evaluate-only, or leave --split out (a rebuild evaluates on the test seeds)")

@@ -1472,29 +1472,52 @@ def test_a_warm_restart_trains_to_its_budget_then_resumes_to_the_whole_one(monke
         shutil.copytree(tiny_model, model_dir, dirs_exist_ok=True)
         card = read_card(model_dir)
         card.training["command"] = kwargs["command"]
+        if kwargs.get("init_from"):
+            starts.append((kwargs["init_from"], kwargs["learning_rate"],
+                           len(json.loads((data / "manifest.json").read_text())["split"]["train"])))
+            card.training["initialised_from"] = {"model_id": read_card(kwargs["init_from"]).model_id}
         return card
 
     monkeypatch.setattr(model_zoo, "train", fake_train)
     rebuild = dict(work_dir=tmp_path / "work", install_dir=tmp_path / "models", n_train=1, n_test=1,
                    log=lambda *_: None)
     shipped = model_zoo.SHIPPED_BUDGET["neck_brain"]
-    card = model_zoo.rebuild_model("neck_brain", **rebuild)
-    assert calls == [(shipped["restart_at_minutes"], False, False), (shipped["minutes"], True, True)]
-    assert card.training["restart_at_minutes"] == 95.0 and "warm restart" in card.training["lr_schedule"]
+    starts = []
+    card = model_zoo.rebuild_model("neck_brain", **rebuild, fine_cases=2)
+    fine = shipped["fine_tune"]
+    assert calls == [(shipped["restart_at_minutes"], False, False), (shipped["minutes"], True, True),
+                     (fine["minutes"], False, False)]
+    # the fine-tuning starts from the first run's model, on its own phantoms, at a share of the learning rate
+    work = tmp_path / "work" / "neck_brain"
+    assert starts == [(work / "model", model_zoo.recipe("neck_brain")["learning_rate"] * model_zoo.FINE_TUNE_LR_SHARE,
+                       2)]
+    assert 0 < model_zoo.FINE_TUNE_LR_SHARE < 1
+    assert read_card(work / "model").training["restart_at_minutes"] == 95.0
+    assert "warm restart" in read_card(work / "model").training["lr_schedule"]
+    assert card.training["initialised_from"] and "a fine-tuning" in card.training["lr_schedule"]
+    assert card.training["data"].startswith("neck_brain/data-fine-tune ")
     assert "--minutes 150 --restart-at 95 --train-cases 1 " in card.training["command"]
-    assert read_card(tmp_path / "models" / "neck_brain").training["restart_at_minutes"] == 95.0
+    assert f" --fine-tune-minutes {fine['minutes']:g} --fine-tune-cases 2" in card.training["command"]
+    assert read_card(tmp_path / "models" / "neck_brain").training["initialised_from"]
     for kwargs, expected in (({"minutes": 2.0}, [(2.0, False, False)]),   # another budget: no restart of its own
                              ({"minutes": 2.0, "restart_at": 0.5}, [(0.5, False, False), (2.0, True, True)]),
-                             ({"epochs": 3}, [(None, False, False)])):
+                             ({"epochs": 3}, [(None, False, False)]),
+                             ({"minutes": 2.0, "fine_minutes": 1.0}, [(2.0, False, False), (1.0, False, False)]),
+                             ({"fine_minutes": 0.0}, [(95.0, False, False), (150.0, True, True)])):
         calls.clear()
         card = model_zoo.rebuild_model("neck_brain", **rebuild, **kwargs)
-        assert calls == expected and ("restart_at_minutes" in card.training) == ("restart_at" in kwargs)
+        assert calls == expected
+        assert ("restart_at_minutes" in card.training) == (len(expected) == 2 and expected[1][1])
+        assert ("initialised_from" in card.training) == ("fine_minutes" in kwargs and kwargs["fine_minutes"] > 0)
     assert model_zoo.restart_minutes("aorta", "cpu") is None   # the others have none
     calls.clear()
     for bad, message in ((["--minutes", "2", "--restart-at", "2"], "a restart at 2 min of a 2-minute budget"),
                          (["--restart-at", "0"], "a restart at 0 min"),
                          (["--epochs", "5", "--restart-at", "1"], "needs a time budget"),
-                         (["--indication", "limb", "--restart-at", "1"], "needs a time budget")):
+                         (["--indication", "limb", "--restart-at", "1"], "needs a time budget"),
+                         (["--fine-tune-minutes", "-1"], "a fine-tuning of -1 min"),
+                         (["--fine-tune-minutes", "1", "--fine-tune-cases", "0"], "0 phantoms"),
+                         (["--minutes", "2", "--fine-tune-cases", "3"], "but no fine-tuning")):
         indication = [] if "--indication" in bad else ["--indication", "neck_brain"]
         assert main(["models", *indication, "--work", str(tmp_path / "w"), *bad]) == 2
         assert message in capsys.readouterr().err

@@ -43,11 +43,14 @@ TEST_CASES = 10
 #: seed 0 on the validation phantoms (docs/models.md, "Two seeds on six validation phantoms").
 #: ``restart_at_minutes``: the run first trained to a budget of that many minutes, its learning rate's cosine
 #: ending there, then went on from its checkpoint to ``minutes`` in all (a warm restart, :func:`restart_minutes`).
+#: ``fine_tune``: the model that run made was then fine-tuned, a new run from its weights for ``minutes`` on
+#: ``train_cases`` phantoms, its peak learning rate :data:`FINE_TUNE_LR_SHARE` of the recipe's
+#: (:func:`fine_tune_budget`).
 SHIPPED_BUDGET: dict[str, dict] = {"aorta": {"epochs": 1668, "train_cases": 20, "seed": 1},
                                    "pulmonary": {"minutes": 6.5, "train_cases": 20, "seed": 0, "device": "cuda",
                                                  "epochs": 194},
                                    "neck_brain": {"minutes": 150.0, "restart_at_minutes": 95.0, "train_cases": 10,
-                                                  "seed": 0},
+                                                  "seed": 0, "fine_tune": {"minutes": 45.0, "train_cases": 20}},
                                    "limb": {"epochs": 200, "train_cases": 20, "seed": 0},
                                    "coronary": {"epochs": 587, "train_cases": 20, "seed": 0}}
 
@@ -112,6 +115,42 @@ def restart_minutes(indication: str, device: str, minutes: float | None = None, 
         raise NetZeroAICTError(f"a restart at {restart_at:g} min of a {total:g}-minute budget",
                                where="--restart-at", hint="give a time within the budget (above 0, below --minutes)")
     return float(restart_at)
+
+
+#: A fine-tuning's peak learning rate, as a share of the recipe's: the network starts trained, and the run's
+#: warm-up and cosine decay go from this share of the first run's peak to 5 % of it. Chosen on the validation
+#: phantoms for neck & brain (0.3 against 0.1; docs/models.md, "A fine-tuning on twenty phantoms").
+FINE_TUNE_LR_SHARE = 0.3
+
+
+def fine_tune_budget(indication: str, device: str, minutes: float | None = None, epochs: int | None = None,
+                     restart_at: float | None = None, fine_minutes: float | None = None,
+                     fine_cases: int | None = None) -> dict | None:
+    """The fine-tuning stage of a rebuild, ``{"minutes", "train_cases"}``, or None for none.
+
+    ``fine_minutes`` (0: none) and ``fine_cases`` when given; else the shipped model's (:data:`SHIPPED_BUDGET`)
+    where the rebuild trains the shipped budget (no ``minutes``, ``epochs`` or ``restart_at`` of its own), so
+    that ``make models`` rebuilds the shipped model and another budget trains only what it says."""
+    shipped = SHIPPED_BUDGET[indication].get("fine_tune")
+    if fine_minutes is None:
+        own_budget = minutes is not None or epochs is not None or restart_at is not None
+        if shipped is None or own_budget or rebuild_epochs(indication, device) is not None:
+            if fine_cases is not None:
+                raise NetZeroAICTError("phantoms for a fine-tuning, but no fine-tuning", where="--fine-tune-cases",
+                                       hint="give --fine-tune-minutes too")
+            return None
+        fine_minutes = shipped["minutes"]
+    if fine_minutes == 0:
+        return None
+    if fine_minutes < 0:
+        raise NetZeroAICTError(f"a fine-tuning of {fine_minutes:g} min", where="--fine-tune-minutes",
+                               hint="give minutes above 0, or 0 for none")
+    cases = fine_cases if fine_cases is not None else (shipped or {}).get("train_cases")
+    if cases is None:
+        cases = training_budget(indication)[1]
+    if cases < 1:
+        raise NetZeroAICTError(f"{cases} phantoms", where="--fine-tune-cases", hint="give 1 or more")
+    return {"minutes": float(fine_minutes), "train_cases": int(cases)}
 
 
 def shipped_seed(indication: str, seed: int | None = None) -> int:
@@ -325,7 +364,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
                   n_train: int | None = None, n_test: int = TEST_CASES, device: str = "cpu", threads: int | None = 2,
                   log=print, real_cta=(), resume: bool = False, batch_size: int | None = None,
                   seed: int | None = None, epochs: int | None = None, phantom_workers: int = 1,
-                  restart_at: float | None = None) -> ModelCard:
+                  restart_at: float | None = None, fine_minutes: float | None = None,
+                  fine_cases: int | None = None) -> ModelCard:
     """Generate data, train for ``minutes`` (or ``epochs``), evaluate on held-out seeds, install; return the final
     card.
 
@@ -334,7 +374,9 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     over them, instead of a time budget; a GPU-trained shipped model rebuilt on a CPU does so by default
     (:func:`rebuild_epochs`). ``restart_at``: minutes into the time budget where the learning rate has a warm
     restart (the first part trained as a run of its own, then resumed); by default the shipped model's
-    (:func:`restart_minutes`).
+    (:func:`restart_minutes`). ``fine_minutes``, ``fine_cases``: then a fine-tuning, a new run from the trained
+    model's weights on that many phantoms (:func:`fine_tune_budget`: by default the shipped model's); the model
+    installed is the fine-tuned one, its card naming the first run's model (``training.initialised_from``).
 
     ``batch_size``: patches per training step instead of the recipe's (a GPU takes more per step for about the
     same time: more patches seen within the same minutes).
@@ -344,6 +386,7 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     ``minutes`` in all; without a checkpoint the training starts afresh. ``phantom_workers``: phantoms made at
     once (:func:`phantom_cases`)."""
     shipped_epochs = epochs is None and minutes is None
+    fine = fine_tune_budget(indication, device, minutes, epochs, restart_at, fine_minutes, fine_cases)
     restart_at = restart_minutes(indication, device, minutes, epochs, restart_at)
     epochs = rebuild_epochs(indication, device, minutes, epochs)
     shipped_epochs = shipped_epochs and epochs is not None
@@ -366,6 +409,8 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
                + (f" --seed {seed}" if seed else "")
                + (f" --device {device}" if device != "cpu" else "")
                + (f" --batch-size {batch_size}" if batch_size else "")
+               + (f" --fine-tune-minutes {fine['minutes']:g} --fine-tune-cases {fine['train_cases']}"
+                  if fine else "")
                + (f" --real-cta <{len(real_cta)} CT(s): training.dataset.real_cta>" if real_cta else "")
                + (" --resume  (the run went on from its checkpoint; a finished one only wrote its model again)"
                   if resume else ""))
@@ -387,12 +432,25 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
                                          f"checkpoint to {minutes:g} minutes in all: a warm restart, the learning "
                                          f"rate back up to the {minutes:g}-minute cosine's value at {restart_at:g} "
                                          "minutes and down along it")
-    # The folder is this machine's; what is in it (generator, seeds) is what another machine needs.
-    card.training["data"] = f"{indication}/data in the models work folder (made by the command; see dataset)"
-    card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
-                                "generator_version": manifest.get("generator_version"),
-                                **({"real_cta": manifest["real_cta"]} if manifest.get("real_cta") else {})}
+    _describe_data(card, manifest, f"{indication}/data")
     (model_dir / CARD_NAME).write_text(json.dumps(card.to_dict(), indent=2) + "\n")
+    if fine:
+        log(f"[{indication}] fine-tuning dataset: {fine['train_cases']} training phantoms")
+        fine_data = build_phantom_dataset(indication, work / "data-fine-tune", fine["train_cases"], n_test, log,
+                                          real_cta=real_cta, workers=phantom_workers)
+        fine_dir = work / "model-fine-tune"
+        fine_resume = resume and (fine_dir / "checkpoint" / "state.json").is_file()
+        if fine_dir.exists() and not fine_resume:
+            shutil.rmtree(fine_dir)
+        log(f"[{indication}] fine-tuning for {fine['minutes']:g} min from {model_dir}")
+        card = train(indication, fine_data, fine_dir, epochs=100_000,
+                     **{**settings, "learning_rate": settings["learning_rate"] * FINE_TUNE_LR_SHARE},
+                     seed=seed, device=device, max_minutes=fine["minutes"], threads=threads, command=command,
+                     show_progress=False, resume=fine_resume, init_from=model_dir)
+        card.training["lr_schedule"] += f" (a fine-tuning: {FINE_TUNE_LR_SHARE:g} of the recipe's peak)"
+        _describe_data(card, json.loads((fine_data / "manifest.json").read_text()), f"{indication}/data-fine-tune")
+        model_dir = fine_dir
+        (model_dir / CARD_NAME).write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     target = _install_dir(install_dir) / indication
     version = next_version(_installed_card(target, log), card)
     set_version(model_dir, version)
@@ -403,6 +461,15 @@ def rebuild_model(indication: str, work_dir="build/models-work", install_dir=Non
     card = reevaluate_model(indication, work_dir, install_dir, n_test, device, log)
     log(f"[{indication}] installed into {target}")
     return card
+
+
+def _describe_data(card: ModelCard, manifest: dict, folder: str) -> None:
+    """Say in ``card`` what a rebuild trained it on: the folder is this machine's; what is in it (generator,
+    seeds) is what another machine needs."""
+    card.training["data"] = f"{folder} in the models work folder (made by the command; see dataset)"
+    card.training["dataset"] = {"generator": manifest["generator"], "seeds": manifest["seeds"],
+                                "generator_version": manifest.get("generator_version"),
+                                **({"real_cta": manifest["real_cta"]} if manifest.get("real_cta") else {})}
 
 
 def _installed_card(target: Path, log=print) -> ModelCard | None:
@@ -495,15 +562,14 @@ def reevaluate_model(indication: str, work_dir="build/models-work", install_dir=
         metrics = evaluate_model(target, folder, cases, device)
         metrics.update(validation_seeds=list(SELECTION_SEEDS), validation_generator_version=GENERATOR_VERSION)
         card.metrics_validation = metrics
-    else:
-        seeds = card.training.get("dataset", {}).get("seeds", {})
-        n_train = len(seeds.get("train", [])) or 1
-        data = build_phantom_dataset(indication, folder, n_train, n_test, log, workers=phantom_workers)
-        manifest = json.loads((data / "manifest.json").read_text())
-        log(f"[{indication}] evaluating on held-out seeds {manifest['seeds']['test']}")
-        metrics = evaluate_model(target, data, manifest["split"]["test"], device)
-        metrics["test_seeds"] = manifest["seeds"]["test"]
-        metrics["test_generator_version"] = manifest.get("generator_version")   # phantoms change between versions
+    else:   # the test phantoms alone: the data set's manifest (its training cases) is left as it is
+        seeds = list(range(TEST_SEED_START, TEST_SEED_START + n_test))
+        folder.mkdir(parents=True, exist_ok=True)
+        cases = phantom_cases(indication, folder, seeds, log, phantom_workers)
+        log(f"[{indication}] evaluating on held-out seeds {seeds}")
+        metrics = evaluate_model(target, folder, cases, device)
+        metrics["test_seeds"] = seeds
+        metrics["test_generator_version"] = GENERATOR_VERSION   # phantoms change between versions
         card.metrics_held_out = metrics
     if "mode" not in card.inference or "halo_vox" not in card.inference:
         # a card from before exact inference: say how the engine ran it (and runs it now)

@@ -716,10 +716,10 @@ def initial_weights(folder, architecture: dict | str | None = None) -> tuple[Mod
 def initialised_record(model: ModelCard, folder) -> dict:
     """What a card says of the model its training started from: enough to find and check it again."""
     training = model.training or {}
+    keys = ("command", "dataset", "data", "n_train_cases", "seed", "max_minutes", "restart_at_minutes", "epochs_run",
+            "kept_epoch", "learning_rate", "training_time_s", "device", "initialised_from")
     return {"model_id": model.model_id, "version": model.version, "weights_sha256": model.weights["sha256"],
-            "folder": _shown_path(folder), "its_training_command": training.get("command", ""),
-            "its_training_data": training.get("dataset") or training.get("data"),
-            "its_training_time_s": training.get("training_time_s")}
+            "folder": _shown_path(folder), "its_training": {k: training[k] for k in keys if k in training}}
 
 
 def _shown_path(path) -> str:
