@@ -449,13 +449,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     if threads:
         torch.set_num_threads(threads)
     # the model to start from is checked before anything is written
-    initial = initial_weights(init_from, architecture) if init_from is not None else None
+    initial = initial_weights(init_from, architecture, scan_resolution) if init_from is not None else None
     if initial is not None:
-        if initial[0].windows_hu != WINDOWS_HU or bool(initial[0].scan_resolution) != scan_resolution:
-            raise NetZeroAICTError("the model to start from reads other input channels (HU windows or "
-                                   "scan-resolution channels) than this training gives",
-                                   where=str(Path(init_from) / CARD_NAME),
-                                   hint="start from a model with the same inputs (--scan-resolution as it had)")
         architecture = initial[0].architecture
         spacing_mm = spacing_mm or initial[0].spacing_mm
     torch.manual_seed(seed)
@@ -694,13 +689,20 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     return card
 
 
-def initial_weights(folder, architecture: dict | str | None = None) -> tuple[ModelCard, dict]:
+def initial_weights(folder, architecture: dict | str | None = None,
+                    scan_resolution: bool = False) -> tuple[ModelCard, dict]:
     """The card and weights of the model in ``folder`` that a training starts from (``train(init_from=...)``),
     once the weights' SHA-256 matches its card; ``architecture`` (a card's entry or a preset's name; None: any)
-    is the network the training asked for, which must be the model's."""
+    is the network the training asked for, which must be the model's, and the model must read the inputs the
+    training gives (its HU windows, and ``scan_resolution`` channels or none)."""
     from .model_card import load_model
 
     model, network = load_model(folder)
+    if model.windows_hu != WINDOWS_HU or bool(model.scan_resolution) != scan_resolution:
+        raise NetZeroAICTError("the model to start from reads other input channels (HU windows or "
+                               "scan-resolution channels) than this training gives",
+                               where=str(Path(folder) / CARD_NAME),
+                               hint="start from a model with the same inputs (--scan-resolution as it had)")
     if architecture is not None:
         asked = (architecture_preset(architecture, model.n_input_channels) if isinstance(architecture, str)
                  else architecture)
