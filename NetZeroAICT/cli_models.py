@@ -91,7 +91,8 @@ def register(subparsers) -> None:
                         "the time already trained counts")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, help="CPU threads for torch")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint, with the network and spacing it "
+                        "was trained with")
     t.add_argument("--init-from", metavar="MODELDIR",
                    help="start from this model folder's weights (checked against its card) instead of random ones: "
                         "fine-tune e.g. a shipped model (Resources/Models/<indication>) on more or on your own "
@@ -170,7 +171,9 @@ def _train(args) -> int:
         args.false_contrast_band_margin = recipe(args.indication)["false_contrast_band_margin"]
     if args.coarse_fraction is None:
         args.coarse_fraction = recipe(args.indication)["coarse_fraction"]
-    if args.architecture is None and args.init_from is None:   # a model to start from brings its network
+    resuming = args.resume and (Path(args.out) / "checkpoint" / "state.json").is_file()
+    if args.architecture is None and args.init_from is None and not resuming:
+        # a model to start from brings its network, a checkpoint the one it was trained with
         args.architecture = recipe(args.indication)["architecture"]
     if args.organ_fraction is None:
         args.organ_fraction = recipe(args.indication)["organ_fraction"]

@@ -151,6 +151,11 @@ def test_resumed_time_budget_counts_the_time_already_spent(tmp_path):
     assert (tmp_path / "m" / "model.safetensors").is_file()
 
     other = dict(kwargs, architecture="unet-full-res")
+    with pytest.raises(NetZeroAICTError, match=r"trained with another architecture \(UNet, channels \[8, 16, 32\]"):
+        train("aorta", tmp_path / "data", tmp_path / "m", epochs=10, resume=True, **other)
+    state = json.loads(state_path.read_text())
+    del state["architecture"]   # a checkpoint from before the network was recorded: its weights tell
+    state_path.write_text(json.dumps(state))
     with pytest.raises(NetZeroAICTError, match="do not fit the network"):
         train("aorta", tmp_path / "data", tmp_path / "m", epochs=10, resume=True, **other)
     with pytest.raises(NetZeroAICTError, match=r"nothing to train: 0 epoch\(s\) of 2 step\(s\)"):
@@ -1299,9 +1304,14 @@ def test_a_training_can_start_from_a_models_weights(tiny_model, tmp_path, monkey
         source.model_id, source.version, source.weights["sha256"])
     assert "from the weights of nzct-aorta" in tuned.training["lr_schedule"]
     assert "from the first step" in tuned.training["sampling"]
-    resumed = training.train("aorta", tmp_path / "data", tmp_path / "tuned", resume=True, architecture=TINY,
-                             **{**kwargs, "epochs": 2})
+    # resumed without the model: the checkpoint's network, spacing and record; another network or spacing refused
+    for other in ({"architecture": "unet"}, {"spacing_mm": 2.0}):
+        with pytest.raises(NetZeroAICTError, match="the checkpoint was trained with another (architecture|spacing)"):
+            training.train("aorta", tmp_path / "data", tmp_path / "tuned", resume=True, **{**kwargs, "epochs": 2},
+                           **other)
+    resumed = training.train("aorta", tmp_path / "data", tmp_path / "tuned", resume=True, **{**kwargs, "epochs": 2})
     assert resumed.training["epochs_run"] == 2 and resumed.training["initialised_from"] == record
+    assert resumed.architecture == TINY and resumed.spacing_mm == 1.5
 
     with pytest.raises(NetZeroAICTError, match="another network"):
         training.train("aorta", tmp_path / "data", tmp_path / "other", init_from=tiny_model, architecture="unet",
@@ -1357,6 +1367,15 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   "--init-from", str(tmp_path / "model"), *extra])
+        assert seen.pop()[3] == architecture
+    # and so does a checkpoint resumed (a run --resume'd with no checkpoint yet starts with the recipe's)
+    for checkpoint, architecture in ((False, own["architecture"]), (True, None)):
+        if checkpoint:
+            (tmp_path / "m" / "checkpoint").mkdir(parents=True)
+            (tmp_path / "m" / "checkpoint" / "state.json").write_text("{}")
+        with pytest.raises(Stop):
+            main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
+                  "--resume"])
         assert seen.pop()[3] == architecture
 
 

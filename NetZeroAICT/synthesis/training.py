@@ -392,7 +392,8 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     Returns the card written to ``out_dir/model.json``. ``max_minutes`` stops training after the epoch in which
     the time runs out (the card records the epochs actually run); it is the budget of the whole training, so a
     resumed run goes on with the time, learning-rate and thick-slice schedules where the interrupted one stopped,
-    and one whose budget is spent only writes its model. Every ``mine_every`` epochs (0: never) the
+    and one whose budget is spent only writes its model; it goes on with the network (``architecture``) and spacing
+    its checkpoint records where they are not given, and refuses others. Every ``mine_every`` epochs (0: never) the
     network is run on the whole training cases and the voxels where it synthesises false contrast become
     centres of negative patches (:func:`mine_hard_negatives`). ``out_dir/checkpoint`` holds the last epoch
     and the best one so far, ``out_dir/train_log.csv`` one row per epoch (``elapsed_s``: training time so far).
@@ -453,8 +454,15 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     if initial is not None:
         architecture = initial[0].architecture
         spacing_mm = spacing_mm or initial[0].spacing_mm
-    torch.manual_seed(seed)
     out_dir = Path(out_dir)
+    ckpt = out_dir / "checkpoint"
+    state = json.loads((ckpt / "state.json").read_text()) if resume and (ckpt / "state.json").is_file() else None
+    if state is not None:
+        # a resumed run goes on with the network and spacing it was started with (a fine-tuning's, a preset's)
+        # unless they are given; checkpoints from before they were recorded leave the defaults
+        architecture = architecture if architecture is not None else state.get("architecture")
+        spacing_mm = spacing_mm or state.get("spacing_mm")
+    torch.manual_seed(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(data_dir)
     if manifest.get("indication") not in (None, indication):
@@ -500,12 +508,18 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     optimizer = torch.optim.AdamW(network.parameters(), lr=learning_rate, weight_decay=1e-4)
     total_steps = epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_share(step / total_steps, warmup))
-    ckpt = out_dir / "checkpoint"
     ckpt.mkdir(exist_ok=True)
     start_epoch, best, history = 0, None, []
     elapsed_before = 0.0   # training time of the run(s) this one resumes, s
-    if resume and (ckpt / "state.json").is_file():
-        state = json.loads((ckpt / "state.json").read_text())
+    if state is not None:
+        for key, given, option in (("architecture", card.architecture, "--architecture"),
+                                   ("spacing_mm", card.spacing_mm, "--spacing")):
+            if key in state and json.dumps(state[key], sort_keys=True) != json.dumps(given, sort_keys=True):
+                raise NetZeroAICTError(f"the checkpoint was trained with another {key.replace('_mm', '')} "
+                                       f"({_setting_text(state[key])}) than the one asked for "
+                                       f"({_setting_text(given)})", where=str(ckpt / "state.json"),
+                                       hint=f"resume without {option} (the checkpoint's is used), or start a new "
+                                            "run in another folder")
         trained_flips = tuple(state.get("flip_axes", (0, 1, 2)))   # checkpoints from before the setting flipped all
         if trained_flips != tuple(flip_axes):
             raise NetZeroAICTError(f"the checkpoint was trained with flips along {list(trained_flips)}, not "
@@ -601,7 +615,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
             best = {"score": score, "epoch": epoch}
         history.append(row)
         _save_checkpoint(ckpt, network, optimizer, scheduler, epoch, best, history, flip_axes, new_best,
-                         initialised_from)
+                         initialised_from, card)
         _append_csv(log_path, history)
         if show_progress:
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
@@ -724,6 +738,15 @@ def initialised_record(model: ModelCard, folder) -> dict:
             "folder": _shown_path(folder), "its_training": {k: training[k] for k in keys if k in training}}
 
 
+def _setting_text(value) -> str:
+    """A network (card architecture entry) or a spacing, as an error message names it."""
+    if isinstance(value, dict):
+        kwargs = value.get("kwargs", {})
+        return (f"{str(value.get('name', '?')).rsplit('.', 1)[-1]}, channels {kwargs.get('channels')}, "
+                f"strides {kwargs.get('strides')}")
+    return f"{value:g} mm"
+
+
 def _shown_path(path) -> str:
     """``path`` relative to the working directory when it lies inside it (cards do not record /tmp paths)."""
     import os
@@ -764,7 +787,8 @@ def _append_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, history, flip_axes=(0, 1, 2),
-                     new_best: bool = False, initialised_from: dict | None = None) -> None:
+                     new_best: bool = False, initialised_from: dict | None = None,
+                     card: ModelCard | None = None) -> None:
     """Write the checkpoint of ``epoch`` (and its weights as the best ones where ``new_best``). Every file is
     written under a temporary name first and all are renamed over the old ones only then, ``state.json`` last: a
     run killed while saving leaves the previous epoch's checkpoint as it was (never a truncated file, never the
@@ -791,6 +815,7 @@ def _save_checkpoint(folder: Path, network, optimizer, scheduler, epoch, best, h
     stage("optimizer.safetensors", lambda path: save_file(tensors, path))
     state = {"epoch": epoch, "best": best, "history": history, "scheduler": scheduler.state_dict(),
              "flip_axes": list(flip_axes), **({"initialised_from": initialised_from} if initialised_from else {}),
+             **({"architecture": card.architecture, "spacing_mm": card.spacing_mm} if card is not None else {}),
              "optimizer": {"param_groups": optimizer.state_dict()["param_groups"], "layout": layout}}
     stage("state.json", lambda path: path.write_text(json.dumps(state, default=float)))
     for tmp, path in staged:
