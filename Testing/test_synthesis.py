@@ -1117,6 +1117,37 @@ def test_input_skip_preset_adds_a_full_resolution_head_and_trains(tmp_path):
         validate_card(bad)
 
 
+
+def test_deep_preset_adds_a_fifth_level_and_its_inference_does_not_depend_on_the_slabs(tmp_path):
+    """``unet-deep``: the shipped UNet with a fifth level (stride 16 in all): its card's halo covers the larger
+    receptive field, so its exact inference gives the same voxels in one slab as in many."""
+    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement, receptive_halo
+    from NetZeroAICT.synthesis.model_card import load_model
+    from NetZeroAICT.synthesis.network import architecture_preset, build_network, default_architecture, network_stride
+    from NetZeroAICT.synthesis.training import train
+
+    deep, base = architecture_preset("unet-deep", 3), default_architecture(3)
+    assert deep["kwargs"]["channels"] == [*base["kwargs"]["channels"], 128]
+    assert network_stride(deep) == 16 and network_stride(base) == 8
+    small = {**deep, "kwargs": {**deep["kwargs"], "channels": [2, 2, 4, 4, 8]}}   # the same reach, fewer channels
+    shallow = {**base, "kwargs": {**base["kwargs"], "channels": [2, 2, 4, 4]}}
+    network = build_network(small)   # in train mode: measured as inference runs (eval), and left as it was
+    assert receptive_halo(network, 3, 16) > receptive_halo(build_network(shallow), 3, 8) and network.training
+    write_tube_dataset(tmp_path / "data", seeds_train=(0,), seeds_val=())
+    card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=1, steps_per_epoch=1, batch_size=1, patch=32,
+                 architecture=small, spacing_mm=1.5, show_progress=False, mine_every=0)
+    assert card.architecture["kwargs"]["strides"] == [2, 2, 2, 2] and card.inference["halo_vox"] % 16 == 0
+    loaded, network = load_model(tmp_path / "m", "cpu")
+    hu = tube_pair(3, shape=(96, 48, 48))[0].voxels
+    run = {}
+    for name, slab in (("one slab", InferenceSettings.max_slab_voxels), ("many slabs", 16 * 48 * 48)):
+        facts = {}
+        run[name] = predict_enhancement(network, hu, loaded.windows_hu, 1.0, loaded.min_body_hu,
+                                        InferenceSettings(tta_flips=[()], align=16, halo=card.inference["halo_vox"],
+                                                          max_slab_voxels=slab), facts=facts)[0]
+        assert facts["slabs"] > 2 or name == "one slab"
+    np.testing.assert_allclose(run["many slabs"], run["one slab"], atol=1e-5)
+
 def test_real_cta_joins_training_as_a_virtual_non_contrast_pair(tmp_path, monkeypatch):
     """``models --real-cta``: a contrast CT becomes a training pair (its virtual non-contrast → the CT), written
     as voxels only, listed in the manifest's training split by the SHA-256 of its voxels, never by path."""

@@ -166,25 +166,31 @@ def padded_region(hu: np.ndarray, box: tuple[slice, ...], pads, fronts=(0, 0, 0)
 def receptive_halo(network, n_channels: int, align: int, device: str = "cpu") -> int:
     """How far (voxels) the network's output at a voxel reaches into its input, rounded up to a multiple of
     ``align``: measured once per network from the gradient of a block of ``align``³ outputs (every phase of
-    the strides) with respect to a random input, and cached on the network."""
+    the strides) with respect to a random input, and cached on the network. Measured in eval mode, as inference
+    runs (in train mode batch norm's batch statistics would tie every output to every input voxel)."""
     import torch
 
     cached = getattr(network, "_netzeroaict_halo", None)
     if cached is not None and cached[0] == align:
         return cached[1]
+    was_training = network.training
+    network.eval()
     size = 8 * align
-    while True:
-        with torch.enable_grad():
-            x = torch.rand((1, n_channels) + (size,) * 3, device=device, requires_grad=True)
-            c = size // 2 - align // 2
-            block = (slice(None), slice(None)) + (slice(c, c + align),) * 3
-            network(x)[block].sum().backward()
-        reach = torch.nonzero(x.grad.abs().sum(dim=(0, 1)) > 0)
-        low, high = reach.min(dim=0).values, reach.max(dim=0).values
-        radius = int(max((c - low).max(), (high - (c + align - 1)).max()))
-        if int(low.min()) > 0 and int(high.max()) < size - 1 or size >= 64 * align:
-            break
-        size *= 2   # the reach touched the probe's border: measure again on a bigger probe
+    try:
+        while True:
+            with torch.enable_grad():
+                x = torch.rand((1, n_channels) + (size,) * 3, device=device, requires_grad=True)
+                c = size // 2 - align // 2
+                block = (slice(None), slice(None)) + (slice(c, c + align),) * 3
+                network(x)[block].sum().backward()
+            reach = torch.nonzero(x.grad.abs().sum(dim=(0, 1)) > 0)
+            low, high = reach.min(dim=0).values, reach.max(dim=0).values
+            radius = int(max((c - low).max(), (high - (c + align - 1)).max()))
+            if int(low.min()) > 0 and int(high.max()) < size - 1 or size >= 64 * align:
+                break
+            size *= 2   # the reach touched the probe's border: measure again on a bigger probe
+    finally:
+        network.train(was_training)
     halo = -(-radius // align) * align
     network._netzeroaict_halo = (align, halo)
     return halo

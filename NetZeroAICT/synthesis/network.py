@@ -36,6 +36,18 @@ def default_architecture(n_windows: int) -> dict:
                        "norm": "batch", "act": "prelu"}}
 
 
+def deep_architecture(n_windows: int) -> dict:
+    """The shipped UNet with a fifth level (128 channels, one more stride of 2): twice its receptive field, about
+    64 voxels each way, so that the inside of a large organ at blood density (a fatty liver) is seen with the
+    organ's edges around it. Train it on 64³ patches (a multiple of its stride, 16). On 2 CPU cores an aorta epoch
+    (25 steps of 2 patches, no mining) takes about 1.6 s with 64³ patches against 0.8 s for the shipped UNet on 48³.
+    """
+    arch = default_architecture(n_windows)
+    arch["kwargs"]["channels"] = [8, 16, 32, 64, 128]
+    arch["kwargs"]["strides"] = [2, 2, 2, 2]
+    return arch
+
+
 def full_resolution_architecture(n_windows: int) -> dict:
     """The shipped UNet with a first level at full resolution (stride 1, 8 channels) above its three strided ones.
 
@@ -118,7 +130,7 @@ def card_slab_voxels(architecture: dict) -> int | None:
 
 #: Named architectures for ``train --architecture`` and the training recipe.
 ARCHITECTURE_PRESETS = {"unet": default_architecture, "unet-full-res": full_resolution_architecture,
-                        "unet-input-skip": input_skip_architecture}
+                        "unet-input-skip": input_skip_architecture, "unet-deep": deep_architecture}
 
 
 def architecture_preset(name: str, n_windows: int) -> dict:
