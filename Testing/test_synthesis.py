@@ -1043,6 +1043,25 @@ def test_learning_rate_warms_up_then_decays():
     assert lr_share(0.0, warmup=0) == pytest.approx(1.0)
 
 
+def assert_exact_inference_ignores_slabs(model_dir, align: int, shape: tuple, slab_rows: int) -> None:
+    """The model in ``model_dir``, as the engine loads it, gives the same enhancement in one slab as in slabs of
+    ``slab_rows`` rows (more than two): its card's halo covers its receptive field."""
+    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement
+    from NetZeroAICT.synthesis.model_card import load_model
+
+    loaded, network = load_model(model_dir, "cpu")
+    hu = tube_pair(3, shape=shape)[0].voxels
+    run = {}
+    for name, slab in (("one slab", InferenceSettings.max_slab_voxels), ("many slabs", slab_rows * shape[1] * shape[2])):
+        facts = {}
+        run[name] = predict_enhancement(network, hu, loaded.windows_hu, 1.0, loaded.min_body_hu,
+                                        InferenceSettings(tta_flips=[()], align=align,
+                                                          halo=loaded.inference.get("halo_vox"), max_slab_voxels=slab),
+                                        facts=facts)[0]
+        assert facts["slabs"] > 2 or name == "one slab"
+    np.testing.assert_allclose(run["many slabs"], run["one slab"], atol=1e-5)
+
+
 def test_full_resolution_preset_adds_a_stride_one_level_and_trains(tmp_path):
     """``unet-full-res``: the shipped UNet with a first level at full resolution; a card names it in full, so the
     engine rebuilds it from the card alone and its exact inference does not depend on how the volume is cut."""
@@ -1068,27 +1087,14 @@ def test_full_resolution_preset_adds_a_stride_one_level_and_trains(tmp_path):
     assert card.inference["max_slab_voxels"] == FULL_RESOLUTION_MAX_SLAB_VOXELS
     assert card_settings(card).max_slab_voxels == FULL_RESOLUTION_MAX_SLAB_VOXELS
     assert "max_slab_voxels" not in new_card("aorta", architecture=base).inference
-    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement
-    from NetZeroAICT.synthesis.model_card import load_model
-
-    loaded, network = load_model(tmp_path / "m", "cpu")
-    hu = tube_pair(3, shape=(72, 48, 48))[0].voxels
-    run = {}
-    for name, slab in (("one slab", InferenceSettings.max_slab_voxels), ("many slabs", 20 * 48 * 48)):
-        facts = {}
-        run[name] = predict_enhancement(network, hu, loaded.windows_hu, 1.0, loaded.min_body_hu,
-                                        InferenceSettings(tta_flips=[()], align=8, max_slab_voxels=slab),
-                                        facts=facts)[0]
-        assert facts["slabs"] > 2 or name == "one slab"
-    np.testing.assert_allclose(run["many slabs"], run["one slab"], atol=1e-5)
+    assert_exact_inference_ignores_slabs(tmp_path / "m", align=8, shape=(72, 48, 48), slab_rows=20)
 
 
 def test_input_skip_preset_adds_a_full_resolution_head_and_trains(tmp_path):
     """``unet-input-skip``: the shipped UNet giving 4 feature maps, and a full-resolution head over them and the
     input; the card names it, the engine rebuilds it from the card alone, its exact inference does not depend on
     how the volume is cut, and a malformed head entry is refused naming the field."""
-    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement
-    from NetZeroAICT.synthesis.model_card import load_model, validate_card
+    from NetZeroAICT.synthesis.model_card import validate_card
     from NetZeroAICT.synthesis.network import (FULL_RESOLUTION_MAX_SLAB_VOXELS, architecture_preset,
                                                build_network, default_architecture)
     from NetZeroAICT.synthesis.training import new_card, train
@@ -1104,13 +1110,7 @@ def test_input_skip_preset_adds_a_full_resolution_head_and_trains(tmp_path):
                  architecture=small, spacing_mm=1.5, show_progress=False, mine_every=0)
     assert card.architecture["input_skip"] == {"features": 4, "hidden": 8}
     assert card.inference["max_slab_voxels"] == FULL_RESOLUTION_MAX_SLAB_VOXELS
-    loaded, network = load_model(tmp_path / "m", "cpu")
-    hu = tube_pair(3, shape=(72, 48, 48))[0].voxels
-    run = {}
-    for name, slab in (("one slab", InferenceSettings.max_slab_voxels), ("many slabs", 20 * 48 * 48)):
-        run[name] = predict_enhancement(network, hu, loaded.windows_hu, 1.0, loaded.min_body_hu,
-                                        InferenceSettings(tta_flips=[()], align=4, max_slab_voxels=slab))[0]
-    np.testing.assert_allclose(run["many slabs"], run["one slab"], atol=1e-5)
+    assert_exact_inference_ignores_slabs(tmp_path / "m", align=4, shape=(72, 48, 48), slab_rows=20)
     bad = new_card("aorta", architecture=arch).to_dict()
     bad["architecture"]["input_skip"] = {"features": 0, "hidden": 8}
     with pytest.raises(ValidationError, match="architecture/input_skip/features"):
@@ -1121,8 +1121,7 @@ def test_input_skip_preset_adds_a_full_resolution_head_and_trains(tmp_path):
 def test_deep_preset_adds_a_fifth_level_and_its_inference_does_not_depend_on_the_slabs(tmp_path):
     """``unet-deep``: the shipped UNet with a fifth level (stride 16 in all): its card's halo covers the larger
     receptive field, so its exact inference gives the same voxels in one slab as in many."""
-    from NetZeroAICT.synthesis.inference import InferenceSettings, predict_enhancement, receptive_halo
-    from NetZeroAICT.synthesis.model_card import load_model
+    from NetZeroAICT.synthesis.inference import receptive_halo
     from NetZeroAICT.synthesis.network import architecture_preset, build_network, default_architecture, network_stride
     from NetZeroAICT.synthesis.training import train
 
@@ -1137,16 +1136,7 @@ def test_deep_preset_adds_a_fifth_level_and_its_inference_does_not_depend_on_the
     card = train("aorta", tmp_path / "data", tmp_path / "m", epochs=1, steps_per_epoch=1, batch_size=1, patch=32,
                  architecture=small, spacing_mm=1.5, show_progress=False, mine_every=0)
     assert card.architecture["kwargs"]["strides"] == [2, 2, 2, 2] and card.inference["halo_vox"] % 16 == 0
-    loaded, network = load_model(tmp_path / "m", "cpu")
-    hu = tube_pair(3, shape=(96, 48, 48))[0].voxels
-    run = {}
-    for name, slab in (("one slab", InferenceSettings.max_slab_voxels), ("many slabs", 16 * 48 * 48)):
-        facts = {}
-        run[name] = predict_enhancement(network, hu, loaded.windows_hu, 1.0, loaded.min_body_hu,
-                                        InferenceSettings(tta_flips=[()], align=16, halo=card.inference["halo_vox"],
-                                                          max_slab_voxels=slab), facts=facts)[0]
-        assert facts["slabs"] > 2 or name == "one slab"
-    np.testing.assert_allclose(run["many slabs"], run["one slab"], atol=1e-5)
+    assert_exact_inference_ignores_slabs(tmp_path / "m", align=16, shape=(96, 48, 48), slab_rows=16)
 
 def test_real_cta_joins_training_as_a_virtual_non_contrast_pair(tmp_path, monkeypatch):
     """``models --real-cta``: a contrast CT becomes a training pair (its virtual non-contrast → the CT), written
