@@ -161,7 +161,7 @@ def register(subparsers) -> None:
 
 def _train(args) -> int:
     from .synthesis.engine import resolve_device
-    from .synthesis.training import recipe, train
+    from .synthesis.training import checkpoint_settings, recipe, train
 
     if args.false_contrast_weight is None:
         args.false_contrast_weight = recipe(args.indication)["false_contrast_weight"]
@@ -171,9 +171,9 @@ def _train(args) -> int:
         args.false_contrast_band_margin = recipe(args.indication)["false_contrast_band_margin"]
     if args.coarse_fraction is None:
         args.coarse_fraction = recipe(args.indication)["coarse_fraction"]
-    resuming = args.resume and (Path(args.out) / "checkpoint" / "state.json").is_file()
-    if args.architecture is None and args.init_from is None and not resuming:
-        # a model to start from brings its network, a checkpoint the one it was trained with
+    # a model to start from brings its network, and so does a checkpoint that records the one it was trained with
+    recorded = args.resume and "architecture" in checkpoint_settings(args.out)
+    if args.architecture is None and args.init_from is None and not recorded:
         args.architecture = recipe(args.indication)["architecture"]
     if args.organ_fraction is None:
         args.organ_fraction = recipe(args.indication)["organ_fraction"]

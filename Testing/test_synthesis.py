@@ -1389,11 +1389,13 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   "--init-from", str(tmp_path / "model"), *extra])
         assert seen.pop()[3] == architecture
-    # and so does a checkpoint resumed (a run --resume'd with no checkpoint yet starts with the recipe's)
-    for checkpoint, architecture in ((False, own["architecture"]), (True, None)):
-        if checkpoint:
-            (tmp_path / "m" / "checkpoint").mkdir(parents=True)
-            (tmp_path / "m" / "checkpoint" / "state.json").write_text("{}")
+    # and so does a checkpoint that records its network (a run --resume'd with no checkpoint yet, or with one from
+    # before checkpoints recorded it, gets the recipe's)
+    (tmp_path / "m" / "checkpoint").mkdir(parents=True)
+    for state, architecture in ((None, own["architecture"]), ({"epoch": 3}, own["architecture"]),
+                                ({"architecture": {"name": "x"}}, None)):
+        if state is not None:
+            (tmp_path / "m" / "checkpoint" / "state.json").write_text(json.dumps(state))
         with pytest.raises(Stop):
             main(["train", "--indication", "neck_brain", "--data", str(tmp_path), "--out", str(tmp_path / "m"),
                   "--resume"])

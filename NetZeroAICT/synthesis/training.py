@@ -460,8 +460,9 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     if state is not None:
         # a resumed run goes on with the network and spacing it was started with (a fine-tuning's, a preset's)
         # unless they are given; checkpoints from before they were recorded leave the defaults
-        architecture = architecture if architecture is not None else state.get("architecture")
-        spacing_mm = spacing_mm or state.get("spacing_mm")
+        recorded = checkpoint_settings(out_dir)
+        architecture = architecture if architecture is not None else recorded.get("architecture")
+        spacing_mm = spacing_mm or recorded.get("spacing_mm")
     torch.manual_seed(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(data_dir)
@@ -736,6 +737,17 @@ def initialised_record(model: ModelCard, folder) -> dict:
             "kept_epoch", "learning_rate", "training_time_s", "device", "initialised_from")
     return {"model_id": model.model_id, "version": model.version, "weights_sha256": model.weights["sha256"],
             "folder": _shown_path(folder), "its_training": {k: training[k] for k in keys if k in training}}
+
+
+def checkpoint_settings(out_dir) -> dict:
+    """The network (``architecture``) and ``spacing_mm`` the checkpoint in ``out_dir`` records, those of them it
+    records (none for a checkpoint from before they were recorded, or no checkpoint): what ``train(resume=True)``
+    goes on with where they are not given."""
+    path = Path(out_dir) / "checkpoint" / "state.json"
+    if not path.is_file():
+        return {}
+    state = json.loads(path.read_text())
+    return {key: state[key] for key in ("architecture", "spacing_mm") if key in state}
 
 
 def _setting_text(value) -> str:
