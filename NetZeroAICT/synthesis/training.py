@@ -460,7 +460,7 @@ def train(indication: str, data_dir, out_dir, *, epochs: int = 20, steps_per_epo
     if state is not None:
         # a resumed run goes on with the network and spacing it was started with (a fine-tuning's, a preset's)
         # unless they are given; checkpoints from before they were recorded leave the defaults
-        recorded = checkpoint_settings(out_dir)
+        recorded = checkpoint_settings(out_dir, state)
         architecture = architecture if architecture is not None else recorded.get("architecture")
         spacing_mm = spacing_mm or recorded.get("spacing_mm")
     torch.manual_seed(seed)
@@ -739,14 +739,15 @@ def initialised_record(model: ModelCard, folder) -> dict:
             "folder": _shown_path(folder), "its_training": {k: training[k] for k in keys if k in training}}
 
 
-def checkpoint_settings(out_dir) -> dict:
+def checkpoint_settings(out_dir, state: dict | None = None) -> dict:
     """The network (``architecture``) and ``spacing_mm`` the checkpoint in ``out_dir`` records, those of them it
     records (none for a checkpoint from before they were recorded, or no checkpoint): what ``train(resume=True)``
-    goes on with where they are not given."""
-    path = Path(out_dir) / "checkpoint" / "state.json"
-    if not path.is_file():
-        return {}
-    state = json.loads(path.read_text())
+    goes on with where they are not given. ``state``: its ``state.json`` already read."""
+    if state is None:
+        path = Path(out_dir) / "checkpoint" / "state.json"
+        if not path.is_file():
+            return {}
+        state = json.loads(path.read_text())
     return {key: state[key] for key in ("architecture", "spacing_mm") if key in state}
 
 
