@@ -9,8 +9,37 @@ from pathlib import Path
 
 from .errors import NetZeroAICTError
 from .indications import INDICATIONS
+from .synthesis.model_zoo import FINE_TUNE_LR_SHARE, SHIPPED_BUDGET
 from .synthesis.network import ARCHITECTURE_PRESETS
 from .synthesis.training import RECIPE
+
+
+def _by_value(key, unit: str = "") -> str:
+    """The shipped models' ``key(budget)`` (:data:`SHIPPED_BUDGET`) as help text: the others by indication, the
+    value most of them share last, as "else" (e.g. "1 for aorta, else 0"); None is "none"."""
+    values = {name: key(budget) for name, budget in SHIPPED_BUDGET.items()}
+    ordered = list(values.values())
+    common = max(ordered, key=ordered.count)
+    text = lambda v: "none" if v is None else (f"{v:g}" if isinstance(v, float) else str(v)) + unit
+    own = [f"{text(v)} for {INDICATIONS[name].label.lower()}" for name, v in values.items() if v != common]
+    return ", ".join(own + [f"else {text(common)}" if own else text(common)])
+
+
+def _shipped_training_text() -> str:
+    """How each shipped model's training was budgeted (:data:`SHIPPED_BUDGET`), for ``models --minutes``."""
+    parts = []
+    for name, budget in SHIPPED_BUDGET.items():
+        label = INDICATIONS[name].label.lower()
+        if "minutes" not in budget:
+            parts.append(f"{label} {budget['epochs']} epochs")
+        elif budget.get("device", "cpu") == "cuda":
+            parts.append(f"{label} {budget['minutes']:g} min on one GPU (on a CPU the {budget['epochs']} epochs "
+                         "that run reached)")
+        else:
+            restart = budget.get("restart_at_minutes")
+            parts.append(f"{label} {budget['minutes']:g} min"
+                         + ("" if restart is None else f" with a warm restart at {restart:g}"))
+    return "; ".join(parts)
 
 
 def register(subparsers) -> None:
@@ -97,7 +126,8 @@ def register(subparsers) -> None:
                    help="start from this model folder's weights (checked against its card) instead of random ones: "
                         "fine-tune e.g. a shipped model (Resources/Models/<indication>) on more or on your own "
                         "cases; its network is trained, its spacing is the default; give a lower --lr (the peak of "
-                        "a new warm-up and decay), e.g. 0.3 of the default, as make models fine-tunes")
+                        "a new warm-up and decay), e.g. "
+                        f"{FINE_TUNE_LR_SHARE:g} of the default, as make models fine-tunes")
     t.set_defaults(func=_train)
 
     m = subparsers.add_parser(
@@ -111,31 +141,28 @@ def register(subparsers) -> None:
     m.add_argument("--install", help="where models go (default: <repo>/Resources/Models)")
     m.add_argument("--minutes", type=float,
                    help="training time per indication, minutes (default: what the shipped model of each "
-                        "indication was trained with: 150 min on a 2-core CPU for neck & brain, with a warm "
-                        "restart at 95; 1668, 200 and 587 "
-                        "epochs on it for the aorta, limb and coronary models; "
-                        "6.5 min on one GPU for the pulmonary model, which on a CPU trains the epochs that GPU run "
-                        "reached instead)")
+                        f"indication was trained with, on a 2-core CPU unless said: {_shipped_training_text()})")
     m.add_argument("--epochs", type=int,
                    help="train this many epochs (the learning rate's schedule over them) instead of a time budget")
     m.add_argument("--restart-at", type=float, metavar="MINUTES",
                    help="with a time budget: train to a budget of this many minutes first, then go on from the "
                         "checkpoint to --minutes in all (a warm restart of the learning rate; default: the shipped "
-                        "model's, 95 min for neck & brain, none for the others)")
+                        f"model's, {_by_value(lambda b: b.get('restart_at_minutes'), ' min')})")
     m.add_argument("--fine-tune-minutes", type=float, metavar="MINUTES",
                    help="after that training, fine-tune its model for this many minutes: a new run from its weights "
-                        "at 0.3 of the recipe's learning rate, on --fine-tune-cases phantoms; 0: none (default: "
-                        "the shipped model's where the rebuild has its budget: 45 min on 20 phantoms for neck & "
-                        "brain, none for the others)")
+                        f"at {FINE_TUNE_LR_SHARE:g} of the recipe's learning rate, on --fine-tune-cases phantoms; "
+                        "0: none (default: the shipped model's where the rebuild has its budget, "
+                        f"{_by_value(lambda b: b.get('fine_tune', {}).get('minutes'), ' min')})")
     m.add_argument("--fine-tune-cases", type=int, metavar="N",
                    help="phantom training cases of the fine-tuning (default: the shipped model's, else "
                         "--train-cases' default)")
     m.add_argument("--train-cases", type=int,
-                   help="phantom training cases per indication (default: the shipped model's, 10)")
+                   help="phantom training cases per indication (default: the shipped model's, "
+                        f"{_by_value(lambda b: b['train_cases'])})")
     m.add_argument("--test-cases", type=int, default=10,
                    help="held-out phantoms (seeds 20001...) the model is evaluated on (default 10)")
     m.add_argument("--seed", type=int,
-                   help="the training's random seed (default: the shipped model's; 1 for the aorta, else 0)")
+                   help=f"the training's random seed (default: the shipped model's, {_by_value(lambda b: b['seed'])})")
     m.add_argument("--real-cta", nargs="+", default=[], metavar="CT",
                    help="contrast-enhanced CTs (files or DICOM folders) of the indication's region, arterial phase: "
                         "each joins the training cases as a virtual non-contrast pair")
