@@ -309,7 +309,7 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
 #: weight 0, no flips, organ patches with organ false contrast in the mining and 8 patches per step ("Coronary");
 #: the lower bound of neck & brain's and coronary's test-time passes ("The passes' lower bound" under "Training
 #: recipe"); the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
-#: cava"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
+#: cava"), and its network with a fifth level on 64³ patches ("A fifth level"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
 #: network with 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution
 #: network with 8 patches per step, 0.6 of them thick-slice, and 4 test-time flips ("Limb"). The aorta, pulmonary
 #: and limb models keep their runs' best-scored epoch, the others the last ("The last epoch" under "Training
@@ -320,7 +320,8 @@ RECIPE_BY_INDICATION: dict[str, dict] = {"neck_brain": {"false_contrast_weight":
                                                       "organ_fraction": 0.2, "organ_false_contrast": True,
                                                       "batch_size": 8, "tta_lower_sd": 1.0},
                                          "aorta": {"organ_fraction": 0.2, "organ_false_contrast": True,
-                                                   "flip_axes": (), "keep": "best"},
+                                                   "flip_axes": (), "keep": "best", "architecture": "unet-deep",
+                                                   "patch": 64},
                                          "pulmonary": {"organ_fraction": 0.15, "flip_axes": (),
                                                        "organ_false_contrast": True, "architecture": "unet-full-res",
                                                        "batch_size": 8, "keep": "best"},

@@ -11,7 +11,7 @@ Each configuration runs in its own process (so its peak RSS is its own) on the s
   depend on how the volume is cut;
 - MONAI defaults: ``sliding_window_inference`` with its defaults (overlap 0.5, constant blending, one window per
   call, fp32, the network as loaded, in contiguous memory order) on the whole volume, 96³ window, same TTA;
-- MONAI defaults, training patch: the same with the 48³ training patch as the window;
+- MONAI defaults, training patch: the same with the card's training patch as the window;
 - MONAI untiled: ``sliding_window_inference`` with one window holding the whole volume (the model grid rounded
   up to the stride; for a shifted TTA pass, with the voxels mirrored before its first faces), same TTA: MONAI's
   own run of the network with no tile borders, the reference that does not depend on a window size.
@@ -92,6 +92,12 @@ def _worker(mode: str, input_path: str, output_npy: str) -> None:
                       "timings_s": result.record["timings_s"], "inference": result.record["inference"]}))
 
 
+def _edge(result: dict) -> str:
+    """The window edge (voxels) a sliding-window run used, from its run record: "96", or "96×96×64"."""
+    size = result["inference"]["patch_size"]
+    return str(size[0]) if len(set(size)) == 1 else "×".join(map(str, size))
+
+
 def _run_worker(mode: str, input_path: Path, output: Path) -> dict:
     repo = Path(__file__).resolve().parents[2]
     run = subprocess.run([sys.executable, "-m", "Testing.bench.bench_synthesis", mode, str(input_path), str(output)],
@@ -123,8 +129,9 @@ def run() -> list[dict]:
         labels = {"shipped": "shipped (exact, TTA ×2)", "no_tta": "shipped, no TTA",
                   "contiguous": "shipped, network in contiguous memory order",
                   "thin_slabs": "shipped in thin slabs (max_slab_voxels 2 M: 8-row cores)",
-                  "monai_default": "MONAI defaults, 96³ window (overlap 0.5, constant blending, fp32, TTA ×2)",
-                  "monai_patch": "MONAI defaults, 48³ training patch as window (TTA ×2)",
+                  "monai_default": f"MONAI defaults, {_edge(results['monai_default'])}³ window (overlap 0.5, "
+                                   "constant blending, fp32, TTA ×2)",
+                  "monai_patch": f"MONAI defaults, {_edge(results['monai_patch'])}³ training patch as window (TTA ×2)",
                   "monai_untiled": "MONAI untiled (one window holding the whole volume, TTA ×2)"}
         for mode, label in labels.items():
             r = results[mode]
