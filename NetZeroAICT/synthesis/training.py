@@ -308,8 +308,9 @@ RECIPE = {"steps_per_epoch": 25, "batch_size": 2, "patch": 48, "learning_rate": 
 #: indication's section: neck & brain's false-contrast weight and 8 test-time flips ("Neck & brain"); coronary's
 #: weight 0, no flips, organ patches with organ false contrast in the mining and 8 patches per step ("Coronary");
 #: the lower bound of neck & brain's and coronary's test-time passes ("The passes' lower bound" under "Training
-#: recipe"); the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false contrast", "The vena
-#: cava"), and its network with a fifth level on 64³ patches ("A fifth level"); the pulmonary organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
+#: recipe"); the aorta's organ patches, organ false contrast and no flips ("Organ patches", "Organ false
+#: contrast", "The vena cava"), and its network with a fifth level on 64³ patches ("A fifth level"); the pulmonary
+#: organ patches, no flips and organ false contrast ("Pulmonary"), and its full-resolution
 #: network with 8 patches per step, trained on a GPU ("Full resolution on a GPU"); the limb's full-resolution
 #: network with 8 patches per step, 0.6 of them thick-slice, and 4 test-time flips ("Limb"). The aorta, pulmonary
 #: and limb models keep their runs' best-scored epoch, the others the last ("The last epoch" under "Training
