@@ -2271,7 +2271,7 @@ def test_organ_patches_show_the_liver_at_blood_density_and_keep_its_target(tmp_p
         train("aorta", data, tmp_path / "m", epochs=1, steps_per_epoch=1, organ_fraction=0.5, show_progress=False)
 
 
-def test_card_notes_say_where_and_how_long_a_model_was_trained_and_name_a_full_resolution_level():
+def test_card_notes_say_where_and_how_long_a_model_was_trained_and_name_a_full_resolution_or_fifth_level():
     """A card's notes follow its training section: CPU or the GPU's name, a time budget or a number of epochs, and
     the full-resolution note only for a network whose first level runs at stride 1."""
     from NetZeroAICT.synthesis.network import architecture_preset
@@ -2289,3 +2289,9 @@ def test_card_notes_say_where_and_how_long_a_model_was_trained_and_name_a_full_r
     assert FULL_RESOLUTION_NOTE not in card_notes(plain)
     skip = new_card("limb", architecture=architecture_preset("unet-input-skip", 3))
     assert FULL_RESOLUTION_NOTE not in card_notes(skip)
+    # a fifth level has its own stride and patch, which the notes say (and no other network gets that note)
+    from NetZeroAICT.synthesis.training import FIFTH_LEVEL_NOTE
+
+    deep = new_card("aorta", architecture=architecture_preset("unet-deep", 3))
+    assert FIFTH_LEVEL_NOTE in card_notes(deep) and FULL_RESOLUTION_NOTE not in card_notes(deep)
+    assert not any(FIFTH_LEVEL_NOTE in card_notes(c) for c in (plain, full, skip))
