@@ -11,25 +11,29 @@ from .errors import NetZeroAICTError
 from .indications import INDICATIONS
 from .synthesis.model_zoo import FINE_TUNE_LR_SHARE, SHIPPED_BUDGET
 from .synthesis.network import ARCHITECTURE_PRESETS
-from .synthesis.training import RECIPE
+from .synthesis.training import RECIPE, recipe
 
 
-def _by_value(key, unit: str = "") -> str:
-    """The shipped models' ``key(budget)`` (:data:`SHIPPED_BUDGET`) as help text: the others by indication, the
-    value most of them share last, as "else" (e.g. "1 for aorta, else 0"); None is "none"."""
-    values = {name: key(budget) for name, budget in SHIPPED_BUDGET.items()}
+def _by_value(key, unit: str = "", of=None) -> str:
+    """``key`` of each indication's shipped budget (:data:`SHIPPED_BUDGET`), or of ``of(indication)`` (e.g. its
+    recipe), as help text: the others by indication, the value most of them share last, as "else" (e.g. "1 for
+    aorta, else 0"; indications by the names --indication takes); None is "none"."""
+    values = {name: key(SHIPPED_BUDGET[name] if of is None else of(name)) for name in SHIPPED_BUDGET}
     ordered = list(values.values())
     common = max(ordered, key=ordered.count)
     text = lambda v: "none" if v is None else (f"{v:g}" if isinstance(v, float) else str(v)) + unit
-    own = [f"{text(v)} for {INDICATIONS[name].label.lower()}" for name, v in values.items() if v != common]
-    return ", ".join(own + [f"else {text(common)}" if own else text(common)])
+    own = {}
+    for name, value in values.items():
+        if value != common:
+            own.setdefault(text(value), []).append(name)
+    parts = [f"{value} for {' and '.join(names)}" for value, names in own.items()]
+    return ", ".join(parts + [f"else {text(common)}" if parts else text(common)])
 
 
 def _shipped_training_text() -> str:
     """How each shipped model's training was budgeted (:data:`SHIPPED_BUDGET`), for ``models --minutes``."""
     parts = []
-    for name, budget in SHIPPED_BUDGET.items():
-        label = INDICATIONS[name].label.lower()
+    for label, budget in SHIPPED_BUDGET.items():
         if "minutes" not in budget:
             parts.append(f"{label} {budget['epochs']} epochs")
         elif budget.get("device", "cpu") == "cuda":
@@ -53,8 +57,12 @@ def register(subparsers) -> None:
     t.add_argument("--out", required=True, help="model folder to write")
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--steps-per-epoch", type=int, default=RECIPE["steps_per_epoch"])
-    t.add_argument("--batch-size", type=int, default=RECIPE["batch_size"])
-    t.add_argument("--patch", type=int, default=RECIPE["patch"], help="patch edge, voxels at the model spacing")
+    t.add_argument("--batch-size", type=int,
+                   help="patches per training step (default: the indication's recipe, "
+                        f"{_by_value(lambda r: r['batch_size'], of=recipe)})")
+    t.add_argument("--patch", type=int,
+                   help="patch edge, voxels at the model spacing (default: the indication's recipe, "
+                        f"{_by_value(lambda r: r['patch'], of=recipe)})")
     t.add_argument("--lr", type=float, default=RECIPE["learning_rate"])
     t.add_argument("--mine-every", type=int, default=RECIPE["mine_every"],
                    help="epochs between hard-negative mining passes over the training cases (0: never)")
@@ -188,7 +196,7 @@ def register(subparsers) -> None:
 
 def _train(args) -> int:
     from .synthesis.engine import resolve_device
-    from .synthesis.training import checkpoint_settings, recipe, train
+    from .synthesis.training import checkpoint_settings, train
 
     if args.false_contrast_weight is None:
         args.false_contrast_weight = recipe(args.indication)["false_contrast_weight"]
@@ -198,6 +206,10 @@ def _train(args) -> int:
         args.false_contrast_band_margin = recipe(args.indication)["false_contrast_band_margin"]
     if args.coarse_fraction is None:
         args.coarse_fraction = recipe(args.indication)["coarse_fraction"]
+    if args.patch is None:
+        args.patch = recipe(args.indication)["patch"]
+    if args.batch_size is None:
+        args.batch_size = recipe(args.indication)["batch_size"]
     # a model to start from brings its network, and so does a checkpoint that records the one it was trained with
     recorded = args.resume and "architecture" in checkpoint_settings(args.out)
     if args.architecture is None and args.init_from is None and not recorded:

@@ -1352,7 +1352,7 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
     from NetZeroAICT.cli import main
     from NetZeroAICT.synthesis import training
 
-    seen = []
+    seen, sizes = [], []
 
     class Stop(Exception):
         pass
@@ -1361,6 +1361,7 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
         seen.append((indication, kwargs["false_contrast_weight"], kwargs["coarse_fraction"], kwargs["architecture"],
                      kwargs["flip_axes"], kwargs["organ_fraction"], kwargs["organ_false_contrast"],
                      kwargs["tta_passes"], kwargs["tta_lower_sd"], kwargs["keep"], kwargs["thin_vessel_share"]))
+        sizes.append((kwargs["patch"], kwargs["batch_size"]))
         assert kwargs["init_from"] in (None, str(tmp_path / "model"))
         raise Stop
 
@@ -1383,6 +1384,14 @@ def test_train_cli_defaults_to_the_indication_recipe(monkeypatch, tmp_path, caps
                   *extra])
         assert seen.pop() == ("neck_brain", *expected)
     assert training.recipe("neck_brain")["false_contrast_weight"] != training.RECIPE["false_contrast_weight"]
+    # the patch and the batch size are the recipe's too (the aorta's fifth level trains on 64³), unless asked for
+    for indication, extra, expected in (("aorta", [], (training.recipe("aorta")["patch"], 2)),
+                                        ("limb", [], (48, training.recipe("limb")["batch_size"])),
+                                        ("aorta", ["--patch", "32", "--batch-size", "4"], (32, 4))):
+        with pytest.raises(Stop):
+            main(["train", "--indication", indication, "--data", str(tmp_path), "--out", str(tmp_path / "m"), *extra])
+        assert sizes[-1] == expected
+    assert (training.recipe("aorta")["patch"], training.recipe("limb")["batch_size"]) == (64, 8)
     # a model to start from brings its own network, unless one is asked for
     for extra, architecture in (([], None), (["--architecture", "unet"], "unet")):
         with pytest.raises(Stop):

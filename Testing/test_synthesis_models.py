@@ -118,19 +118,24 @@ def test_models_help_says_the_shipped_budgets(monkeypatch):
     text = help_text("models")
     for indication, budget in model_zoo.SHIPPED_BUDGET.items():
         amount = f"{budget['minutes']:g} min" if "minutes" in budget else f"{budget['epochs']} epochs"
-        assert f"{INDICATIONS[indication].label.lower()} {amount}" in text
-    assert "1 for aorta, else 0" in text and "10 for neck and brain arteries, else 20" in text
-    assert "neck and brain arteries 150 min with a warm restart at 95" in text
+        assert f"{indication} {amount}" in text
+    assert "1 for aorta, else 0" in text and "10 for neck_brain, else 20" in text
+    assert "neck_brain 150 min with a warm restart at 95" in text
     changed = {**model_zoo.SHIPPED_BUDGET, "limb": {"minutes": 30.0, "restart_at_minutes": 20.0, "train_cases": 10,
                                                     "seed": 3, "fine_tune": {"minutes": 5.0, "train_cases": 20}}}
     monkeypatch.setattr(cli_models, "SHIPPED_BUDGET", changed)
     monkeypatch.setattr(cli_models, "FINE_TUNE_LR_SHARE", 0.25)
     text = help_text("models")
-    assert "limb arteries 30 min with a warm restart at 20" in text and "limb arteries 200 epochs" not in text
-    assert "20 min for limb arteries" in text and "5 min for limb arteries" in text
-    assert "3 for limb arteries" in text and "10 for neck and brain arteries, 10 for limb arteries, else 20" in text
+    assert "limb 30 min with a warm restart at 20" in text and "limb 200 epochs" not in text
+    assert "20 min for limb" in text and "5 min for limb" in text
+    assert "3 for limb" in text and "10 for neck_brain and limb, else 20" in text
     assert "at 0.25 of the recipe's learning rate" in text and "0.3 of" not in text
-    assert "e.g. 0.25 of the default" in help_text("train")
+    text = help_text("train")
+    assert "e.g. 0.25 of the default" in text
+    # train's patch and batch size: the indication's recipe, as make models trains it
+    from NetZeroAICT.synthesis.training import recipe
+
+    assert f"{recipe('aorta')['patch']} for aorta" in text and "2 for aorta and neck_brain, else 8" in text
 
 
 def test_readme_table_matches_the_cards():
