@@ -18,7 +18,7 @@ def _by_value(key, unit: str = "", of=None) -> str:
     """``key`` of each indication's shipped budget (:data:`SHIPPED_BUDGET`), or of ``of(indication)`` (e.g. its
     recipe), as help text: the others by indication, the value most of them share last, as "else" (e.g. "1 for
     aorta, else 0"; indications by the names --indication takes); None is "none"."""
-    values = {name: key(SHIPPED_BUDGET[name] if of is None else of(name)) for name in SHIPPED_BUDGET}
+    values = {name: key(SHIPPED_BUDGET[name] if of is None else of(name)) for name in INDICATIONS}
     ordered = list(values.values())
     common = max(ordered, key=ordered.count)
     text = lambda v: "none" if v is None else (f"{v:g}" if isinstance(v, float) else str(v)) + unit
@@ -198,35 +198,20 @@ def _train(args) -> int:
     from .synthesis.engine import resolve_device
     from .synthesis.training import checkpoint_settings, train
 
-    if args.false_contrast_weight is None:
-        args.false_contrast_weight = recipe(args.indication)["false_contrast_weight"]
-    if args.false_contrast_band is None:
-        args.false_contrast_band = recipe(args.indication)["false_contrast_band"]
-    if args.false_contrast_band_margin is None:
-        args.false_contrast_band_margin = recipe(args.indication)["false_contrast_band_margin"]
-    if args.coarse_fraction is None:
-        args.coarse_fraction = recipe(args.indication)["coarse_fraction"]
-    if args.patch is None:
-        args.patch = recipe(args.indication)["patch"]
-    if args.batch_size is None:
-        args.batch_size = recipe(args.indication)["batch_size"]
+    own = recipe(args.indication)   # what an option not given takes: make models' settings for the indication
+    for option in ("false_contrast_weight", "false_contrast_band", "false_contrast_band_margin", "coarse_fraction",
+                   "patch", "batch_size", "organ_fraction", "tta_passes", "keep", "tta_lower_sd",
+                   "thin_vessel_share"):
+        if getattr(args, option) is None:
+            setattr(args, option, own[option])
     # a model to start from brings its network, and so does a checkpoint that records the one it was trained with
     recorded = args.resume and "architecture" in checkpoint_settings(args.out)
     if args.architecture is None and args.init_from is None and not recorded:
-        args.architecture = recipe(args.indication)["architecture"]
-    if args.organ_fraction is None:
-        args.organ_fraction = recipe(args.indication)["organ_fraction"]
-    organ_false_contrast = (recipe(args.indication)["organ_false_contrast"] if args.organ_false_contrast is None
+        args.architecture = own["architecture"]
+    organ_false_contrast = (own["organ_false_contrast"] if args.organ_false_contrast is None
                             else args.organ_false_contrast == "on")
-    scan_resolution = (recipe(args.indication)["scan_resolution"] if args.scan_resolution is None
-                       else args.scan_resolution == "on")
-    flip_axes = recipe(args.indication)["flip_axes"] if args.flips is None else \
-        {"xyz": (0, 1, 2), "none": ()}[args.flips]
-    tta_passes = recipe(args.indication)["tta_passes"] if args.tta_passes is None else args.tta_passes
-    keep = recipe(args.indication)["keep"] if args.keep is None else args.keep
-    tta_lower_sd = recipe(args.indication)["tta_lower_sd"] if args.tta_lower_sd is None else args.tta_lower_sd
-    thin_vessel_share = (recipe(args.indication)["thin_vessel_share"] if args.thin_vessel_share is None
-                         else args.thin_vessel_share)
+    scan_resolution = own["scan_resolution"] if args.scan_resolution is None else args.scan_resolution == "on"
+    flip_axes = own["flip_axes"] if args.flips is None else {"xyz": (0, 1, 2), "none": ()}[args.flips]
     card = train(args.indication, args.data, args.out, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                  batch_size=args.batch_size, patch=args.patch, learning_rate=args.lr,
                  mine_every=args.mine_every, warmup=args.warmup,
@@ -234,8 +219,8 @@ def _train(args) -> int:
                  architecture=args.architecture, seed=args.seed, organ_fraction=args.organ_fraction,
                  organ_false_contrast=organ_false_contrast, false_contrast_band=args.false_contrast_band,
                  false_contrast_band_margin=args.false_contrast_band_margin, scan_resolution=scan_resolution,
-                 tta_passes=tta_passes, tta_lower_sd=tta_lower_sd, keep=keep, thin_vessel_share=thin_vessel_share,
-                 device=resolve_device(args.device),
+                 tta_passes=args.tta_passes, tta_lower_sd=args.tta_lower_sd, keep=args.keep,
+                 thin_vessel_share=args.thin_vessel_share, device=resolve_device(args.device),
                  spacing_mm=args.spacing, max_minutes=args.max_minutes,
                  resume=args.resume, threads=args.threads, flip_axes=tuple(flip_axes), init_from=args.init_from,
                  command="python -m NetZeroAICT " + " ".join(shlex.quote(a) for a in sys.argv[1:]))

@@ -120,6 +120,11 @@ def has_full_resolution_level(architecture: dict) -> bool:
     return bool(strides) and _largest(strides[0]) == 1
 
 
+def has_fifth_level(architecture: dict) -> bool:
+    """Whether ``architecture`` is a strided UNet whose coarsest level spans 16 voxels (``unet-deep``)."""
+    return "strides" in architecture.get("kwargs", {}) and network_stride(architecture) >= 16
+
+
 def card_slab_voxels(architecture: dict) -> int | None:
     """The ``max_slab_voxels`` a new card gets for ``architecture``: :data:`FULL_RESOLUTION_MAX_SLAB_VOXELS` when
     it computes at full resolution (a stride-1 first level or an input-skip head), else None (the engine's

@@ -24,7 +24,8 @@ from ..indications import get_indication
 from .inference import InferenceSettings, check_lower_sd, predict_enhancement, receptive_halo
 from .model_card import CARD_NAME, ModelCard, save_model, validate_card
 from .network import (SCAN_RESOLUTION_CHANNELS, architecture_preset, build_network, card_slab_voxels,
-                      default_architecture, has_full_resolution_level, network_stride, window_channels_torch)
+                      default_architecture, has_fifth_level, has_full_resolution_level, network_stride,
+                      window_channels_torch)
 from .training_data import (COARSE_SLICE_MM, COARSE_XY_FACTORS, DENSITY_VARIABLE_ORGANS, ORGAN_SHOWN_HU, PatchSampler,
                             away_from_lumen, beside_lumen, check_thin_vessel_share, coarse_z_factors,
                             load_training_case, read_manifest)
@@ -261,11 +262,6 @@ FIFTH_LEVEL_NOTE = ("Unlike the four-level UNet above, this network has a fifth 
                     "strides 2, 2, 2, 2, so windows and slabs start at multiples of 16 voxels): twice the receptive "
                     "field, about 64 voxels each way, trained on 64^3 patches, for about 4x the weights (2.5 MB) and "
                     "about 1.3x the inference time on a 2-core CPU.")
-
-
-def has_fifth_level(architecture: dict) -> bool:
-    """Whether ``architecture`` is a strided UNet whose coarsest level spans 16 voxels (``unet-deep``)."""
-    return "strides" in architecture.get("kwargs", {}) and network_stride(architecture) >= 16
 
 
 def card_notes(card: ModelCard) -> str:
