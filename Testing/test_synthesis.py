@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -580,6 +581,41 @@ def test_case_metrics_definitions():
     assert perfect["false_contrast_ml"] == 0 and wrong["false_contrast_ml"] == pytest.approx(32 / 1000)
     in_mm = case_metrics(spill, ncct, cta, lumen, body, spacing_mm=(1.5, 1.5, 2.0))
     assert in_mm["false_contrast_ml"] == pytest.approx(32 * 4.5 / 1000)
+    assert "false_contrast_ml_by_tissue" not in in_mm     # no label map, no breakdown
+
+
+def test_false_contrast_by_tissue_splits_the_millilitres_by_the_label_map():
+    """The breakdown's parts add up to the false contrast, each in its label's name (largest first; a label
+    without a name by its number); labels without false contrast are not listed."""
+    from NetZeroAICT.synthesis.evaluation import case_metrics, summarise
+
+    ncct = np.full((20, 20, 20), 40.0, np.float32)
+    lumen = np.zeros(ncct.shape, bool)
+    lumen[5:15, 8:12, 8:12] = True
+    body = np.ones(ncct.shape, bool)
+    tissue = np.full(ncct.shape, 3, np.uint8)           # muscle
+    tissue[:, :, 15:] = 23                               # blood pool
+    tissue[:4, :4, :4] = 9                               # liver
+    tissue[lumen] = 17
+    cta = ncct.copy()
+    cta[lumen] = 400.0
+    synthetic = cta.copy()
+    synthetic[2:6, 2:6, 16:19] = 300.0    # 48 voxels of blood pool
+    synthetic[0:2, 0:2, 0:2] = 300.0      # 8 of liver
+    synthetic[18, 0, 7] = 300.0           # 1 of muscle
+    synthetic[0, 0, 3] = 120.0            # 80 HU too bright: not false contrast
+    names = {3: "muscle", 23: "blood_pool", 17: "lumen"}
+    row = case_metrics(synthetic, ncct, cta, lumen, body, spacing_mm=(1.0, 1.0, 2.0), tissue=tissue,
+                       tissue_names=names)
+    where = row["false_contrast_ml_by_tissue"]
+    assert list(where) == ["blood_pool", "9", "muscle"]
+    assert where == {"blood_pool": pytest.approx(0.096), "9": pytest.approx(0.016), "muscle": pytest.approx(0.002)}
+    assert sum(where.values()) == pytest.approx(row["false_contrast_ml"])
+    clean = case_metrics(cta, ncct, cta, lumen, body, tissue=tissue, tissue_names=names)
+    assert clean["false_contrast_ml_by_tissue"] == {}
+    summary = summarise([row, clean])["false_contrast_ml_by_tissue"]["mean"]   # 0 where a case has none
+    assert summary == {"blood_pool": pytest.approx(0.048), "9": pytest.approx(0.008), "muscle": pytest.approx(0.001)}
+    assert list(summary) == ["blood_pool", "9", "muscle"]
 
 
 def test_false_lumen_in_a_little_enhancing_organ_counts_against_the_dice():
@@ -626,6 +662,39 @@ def test_evaluate_model_reports_default_and_matched_contrast_level(tiny_model, t
     for row, fine in zip(thick["matched_level"]["cases"], matched["cases"]):
         assert row["lumen_enhancement_hu"] == pytest.approx(310, abs=5)
         assert row["lumen_hu_true"] < fine["lumen_hu_true"]   # partial volume with the wall in larger voxels
+    assert "false_contrast_ml_by_tissue" not in metrics["summary"]     # the tubes have no tissue labels
+
+
+def test_evaluate_model_splits_false_contrast_by_the_phantoms_tissue_labels(tiny_model, tmp_path):
+    """Where a case has the foundry's tissue label map and names, each run's rows and summary say in which
+    tissue the false contrast lies, and its parts add up to the false contrast; the thick-voxel rows (no label
+    map on their grid) do not."""
+    from NetZeroAICT.synthesis.model_zoo import evaluate_model
+
+    data = write_tube_dataset(tmp_path / "data", seeds_train=(), seeds_val=(21,))
+    case = data / "case_021"
+    ncct = read_volume(case / "ncct.nii.gz")
+    lumen = read_volume(case / "lumen.nii.gz", label=True).voxels > 0
+    tissue = np.where(ncct.voxels > -500, 1, 0).astype(np.uint8)    # fat, air
+    tissue[lumen] = 17
+    tissue[ncct.voxels > 500] = 4                                   # the bone rod
+    write_volume(Volume(tissue, ncct.spacing_mm, ncct.origin_lps, ncct.direction_lps), case / "tissue.nii.gz")
+    (case / "case.json").write_text(json.dumps({"tissue_labels": {"air": 0, "fat": 1, "cortical_bone": 4,
+                                                                  "lumen": 17}}))
+    model = tmp_path / "model"      # the tiny model at a default level far too high: its halo is false contrast
+    shutil.copytree(tiny_model, model)
+    card = json.loads((model / "model.json").read_text())
+    (model / "model.json").write_text(json.dumps({**card, "enhancement_scale_hu": 3000.0}))
+    metrics = evaluate_model(model, data, ["case_021"])
+    assert metrics["cases"][0]["false_contrast_ml"] > 0.1
+    for part in (metrics, metrics["matched_level"]):
+        row = part["cases"][0]
+        where = row["false_contrast_ml_by_tissue"]
+        assert set(where) <= {"fat", "lumen"}        # air and bone are never enhanced
+        assert sum(where.values()) == pytest.approx(row["false_contrast_ml"], abs=1e-3)
+        assert part["summary"]["false_contrast_ml_by_tissue"]["mean"] == where
+    assert "fat" in metrics["cases"][0]["false_contrast_ml_by_tissue"]
+    assert "false_contrast_ml_by_tissue" not in metrics["thick_voxels"]["cases"][0]
 
 
 def test_thick_voxels_is_the_block_mean_on_the_block_centres():

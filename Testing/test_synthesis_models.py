@@ -153,6 +153,23 @@ def test_readme_table_matches_the_cards():
         assert f"{card.metrics_held_out['summary']['lumen_dice']['mean']:.3f}" in row   # 0.898 is not 0.90
 
 
+def test_readme_table_says_where_the_false_contrast_lies():
+    """The false-contrast cell names the tissues holding a tenth or more of it (three at most, largest first);
+    a card evaluated before the breakdown existed, or without false contrast, gets nothing added."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("model_table", REPO_DIR / "tools" / "model_table.py")
+    model_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model_table)
+    parts = {"blood_pool": 20.0, "myocardium": 7.0, "liver": 1.5, "muscle": 0.9, "fat": 0.1}
+    summary = {"false_contrast_ml": {"mean": 29.5}, "false_contrast_ml_by_tissue": {"mean": parts}}
+    assert model_table._where(summary) == " (blood pool 20.0, myocardium 7.0)"
+    summary["false_contrast_ml"]["mean"] = 12.0
+    assert model_table._where(summary) == " (blood pool 20.0, myocardium 7.0, liver 1.5)"
+    assert model_table._where({"false_contrast_ml": {"mean": 3.0}}) == ""
+    assert model_table._where({"false_contrast_ml": {"mean": 0.0}, "false_contrast_ml_by_tissue": {"mean": {}}}) == ""
+
+
 def test_aorta_model_on_real_ncct_keeps_tissue_outside_the_body_and_bone(ncct_abdomen_path, tmp_path):
     from NetZeroAICT import read_volume
     from NetZeroAICT.synthesis import synthesize_file

@@ -22,6 +22,15 @@ def _seeds(seeds: list[int]) -> str:
         ", ".join(str(s) for s in seeds)
 
 
+def _where(summary: dict) -> str:
+    """The tissues that hold at least a tenth of the mean false contrast (at most three, largest first), from a
+    summary's ``false_contrast_ml_by_tissue``: e.g. " (blood pool 20.1, myocardium 6.8)"; "" without it."""
+    parts = summary.get("false_contrast_ml_by_tissue", {}).get("mean", {})
+    total = summary["false_contrast_ml"]["mean"]
+    big = [(name, ml) for name, ml in parts.items() if total > 0 and ml >= 0.1 * total][:3]
+    return " (" + ", ".join(f"{name.replace('_', ' ')} {ml:.1f}" for name, ml in big) + ")" if big else ""
+
+
 def table() -> str:
     """The markdown table of every shipped model (metrics: model-default level / each case's true level)."""
     from NetZeroAICT.indications import INDICATIONS
@@ -62,6 +71,8 @@ def table() -> str:
             value = fmt.format(held["summary"][key]["mean"])
             if "matched_level" in held:
                 value += " / " + fmt.format(held["matched_level"]["summary"][key]["mean"])
+            if key == "false_contrast_ml":    # where it lies, at the default level
+                value += _where(held["summary"])
             cells.append(value)
         thick = held.get("thick_voxels")
         cells.append(f"{thick['summary']['lumen_dice']['mean']:.2f}, {thick['summary']['tissue_mae_hu']['mean']:.1f} "

@@ -15,7 +15,10 @@ Definitions (volumes on the phantom's own grid, HU):
 - tissue MAE: the non-vessel MAE without the enhancing organs (tissue that must stay as it is);
 - false contrast: millilitres of the body outside the lumen grown by one voxel where the synthetic CTA is more
   than 100 HU brighter than the true CTA (a bright blob in a fatty liver, an enhanced vein). The non-vessel MAE
-  averages such a blob over the whole body, so it can hide one of a hundred millilitres.
+  averages such a blob over the whole body, so it can hide one of a hundred millilitres;
+- false contrast by tissue: where the phantom has a tissue label map, the same millilitres split by its labels
+  (heart blood pool, myocardium, liver, vein…), since a heart drawn arterial at the wrong contrast level and a
+  bright patch in a liver read very differently.
 
 The same metrics are also taken on each case as a scan with voxels of about 3 mm would show it
 (:func:`thick_voxels`: the phantom's NCCT, CTA and masks averaged over blocks of :func:`thick_voxel_factor`³
@@ -40,10 +43,13 @@ TARGETS = {"lumen_dice": (">=", 0.90), "lumen_mae_hu": ("<=", 30.0), "nonvessel_
 
 
 def case_metrics(synthetic: np.ndarray, ncct: np.ndarray, cta: np.ndarray, lumen: np.ndarray, body: np.ndarray,
-                 enhancing: np.ndarray | None = None, spacing_mm=(1.0, 1.0, 1.0)) -> dict:
+                 enhancing: np.ndarray | None = None, spacing_mm=(1.0, 1.0, 1.0), tissue: np.ndarray | None = None,
+                 tissue_names: dict[int, str] | None = None) -> dict:
     """Metrics of one case; arrays share one grid (voxel edges ``spacing_mm``); masks are boolean/uint8. Built
     from :mod:`NetZeroAICT.metrics`; the Dice here looks at the whole volume (not only near the lumen), so
-    enhancement synthesised where there is none counts against it."""
+    enhancement synthesised where there is none counts against it. With a ``tissue`` label map (and
+    ``tissue_names``: label → name; a label without one is named by its number) the row also has
+    ``false_contrast_ml_by_tissue``: the false contrast's millilitres in each label that has any, largest first."""
     lumen, body = lumen > 0, body > 0
     enhancing = np.zeros_like(lumen) if enhancing is None else enhancing > 0
     pred, ref = metrics.lumen_masks(synthetic, cta, ncct=ncct, threshold_hu=DICE_THRESHOLD_HU)
@@ -54,20 +60,34 @@ def case_metrics(synthetic: np.ndarray, ncct: np.ndarray, cta: np.ndarray, lumen
     outside = body & ~ndimage.binary_dilation(lumen, iterations=1)
     excess = np.asarray(synthetic, np.float32) - np.asarray(cta, np.float32)
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
-    return {"lumen_dice": 1.0 if np.isnan(dice) else dice,
+    false = outside & (excess > FALSE_CONTRAST_HU)
+    row = {"lumen_dice": 1.0 if np.isnan(dice) else dice,
             "lumen_mae_hu": metrics.region_errors(synthetic, cta, lumen)[0] if lumen.any() else 0.0,
             "nonvessel_mae_hu": metrics.region_errors(synthetic, cta, outside)[0],
             "tissue_mae_hu": metrics.region_errors(synthetic, cta, outside & ~enhancing)[0],
             "psnr_db": metrics.psnr(synthetic, cta, body),
             "lumen_hu_true": float(cta[lumen].mean()) if lumen.any() else 0.0,
             "lumen_hu_synthetic": float(synthetic[lumen].mean()) if lumen.any() else 0.0,
-            "false_contrast_ml": int(np.count_nonzero(outside & (excess > FALSE_CONTRAST_HU))) * voxel_ml}
+            "false_contrast_ml": int(np.count_nonzero(false)) * voxel_ml}
+    if tissue is not None:
+        counts = np.bincount(np.asarray(tissue)[false].ravel().astype(np.int64))
+        names = tissue_names or {}
+        where = {names.get(label, str(label)): float(n) * voxel_ml for label, n in enumerate(counts) if n}
+        row["false_contrast_ml_by_tissue"] = dict(sorted(where.items(), key=lambda item: -item[1]))
+    return row
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Mean, min and max of each metric over cases, and whether each target is met (on the mean)."""
+    """Mean, min and max of each metric over cases, and whether each target is met (on the mean). A metric that
+    is a breakdown (a dict, e.g. ``false_contrast_ml_by_tissue``) gets the mean of each of its parts over all the
+    cases (0 where a case has none of it), largest first."""
     summary = {}
     for key in rows[0]:
+        if isinstance(rows[0][key], dict):
+            parts = {part for r in rows for part in r.get(key, {})}
+            means = {part: round(sum(r.get(key, {}).get(part, 0.0) for r in rows) / len(rows), 4) for part in parts}
+            summary[key] = {"mean": dict(sorted(means.items(), key=lambda item: (-item[1], item[0])))}
+            continue
         values = np.array([r[key] for r in rows], dtype=float)
         summary[key] = {"mean": round(float(values.mean()), 4), "min": round(float(values.min()), 4),
                         "max": round(float(values.max()), 4)}

@@ -297,6 +297,25 @@ def _generator_version(case_folder: Path) -> str | None:
         return None
 
 
+def _rounded(value):
+    """A metric to 4 places; a breakdown (dict) part by part."""
+    return {k: round(v, 4) for k, v in value.items()} if isinstance(value, dict) else round(value, 4)
+
+
+def _tissue_labels(folder: Path) -> tuple[np.ndarray | None, dict[int, str]]:
+    """A phantom case's tissue label map and its label names (``case.json``'s ``tissue_labels``), or
+    ``(None, {})`` for a case without them (users' registered pairs)."""
+    from ..volume_io import read_volume
+
+    if not (folder / "tissue.nii.gz").is_file():
+        return None, {}
+    try:
+        labels = json.loads((folder / "case.json").read_text()).get("tissue_labels", {})
+    except (OSError, json.JSONDecodeError):
+        labels = {}
+    return read_volume(folder / "tissue.nii.gz", label=True).voxels, {int(v): k for k, v in labels.items()}
+
+
 def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -> dict:
     """Run the full synthesis (card settings, TTA) on each case's NCCT and compare with its true CTA.
 
@@ -322,6 +341,7 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
         masks = {m: read_volume(folder / f"{m}.nii.gz", label=True).voxels
                  for m in ("lumen", "body", "enhancing") if (folder / f"{m}.nii.gz").is_file()}
         masks.setdefault("body", (ncct.voxels > -400).astype(np.uint8))
+        tissue, tissue_names = _tissue_labels(folder)
         factor = thick_voxel_factor(min(ncct.spacing_mm))
         versions = {"phantom": (ncct, cta, masks), "thick": thick_voxels(ncct, cta, masks, factor)}
         for version, (image, reference, truth) in versions.items():
@@ -332,10 +352,11 @@ def evaluate_model(model_dir, data_dir, cases: list[str], device: str = "cpu") -
                 engine.lumen_enhancement_hu = level
                 result = engine.synthesize(image, accept_warnings=True)
                 row = case_metrics(result.cta.voxels, image.voxels, reference, truth["lumen"], truth["body"],
-                                   truth.get("enhancing"), image.spacing_mm)
+                                   truth.get("enhancing"), image.spacing_mm,
+                                   tissue if version == "phantom" else None, tissue_names)
                 row["lumen_enhancement_hu"] = result.record["contrast_level"].get("lumen_enhancement_hu", 0.0)
                 row["inference_s"] = result.record["timings_s"]["total"]
-                out.append({"case": name, **{k: round(v, 4) for k, v in row.items()}})
+                out.append({"case": name, **{k: _rounded(v) for k, v in row.items()}})
     engine.lumen_enhancement_hu = None
 
     def summary_of(table):
