@@ -142,6 +142,7 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         # Plain-Qt pieces of the core (NetZeroAICT.ui), tested outside Slicer on PySide6
         from NetZeroAICT.ui.banner import SyntheticBanner
         from NetZeroAICT.ui.footprint import FootprintPanel
+        from NetZeroAICT.ui.model_panel import ModelPanel
         from NetZeroAICT.ui.uncertainty_legend import UncertaintyLegend
 
         self.banner = SyntheticBanner()
@@ -150,6 +151,9 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.legendPlaceholder.layout().addWidget(self.legend)
         self.footprintPanel = FootprintPanel()
         self.ui.footprintGroupBox.layout().addWidget(self.footprintPanel)
+        self.modelPanel = ModelPanel()
+        self.ui.modelCollapsibleButton.layout().addWidget(self.modelPanel)
+        self._modelShownFor = None
         self.banner.hide()
         self.legend.hide()
 
@@ -232,7 +236,25 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for index, name in enumerate(DEVICES):
             self.ui.deviceComboBox.setItemText(index, _(DEVICE_LABELS[name]))
 
+    def _showModel(self) -> None:
+        """Show the evidence of the chosen indication's model (its card) when the indication has changed."""
+        indication = self._parameterNode.indication if self._parameterNode else None
+        if indication is None or indication == self._modelShownFor:
+            return
+        self._modelShownFor = indication
+        label = _(INDICATIONS[indication].label)
+        try:
+            card = self.logic.modelCard(indication)
+        except Exception as error:  # no model installed: the panel says so, the module stays usable
+            logging.info(f"No model card for {indication}: {error}")
+            self.modelPanel.show_missing(_("No model installed for {indication}.").format(indication=label))
+            self.ui.modelCollapsibleButton.text = _("Model: none for {indication}").format(indication=label)
+            return
+        evidence = self.modelPanel.show_card(card)
+        self.ui.modelCollapsibleButton.text = _("Model: {title}").format(title=evidence.title)
+
     def _checkCanApply(self, caller=None, event=None) -> None:
+        self._showModel()
         if self._job is not None:
             self.ui.applyButton.text = _("Cancel")
             self.ui.applyButton.toolTip = _("Stop the synthesis; nothing is added to the scene")
@@ -402,6 +424,14 @@ class DigitalContrastLogic(ScriptedLoadableModuleLogic):
         from DigitalContrastLib.dependencies import ensure_dependencies
 
         ensure_dependencies(requester=_("Digital Contrast"))
+
+    def modelCard(self, indication: str) -> dict:
+        """The model card (``model.json``) of the shipped model of ``indication``, as a dict."""
+        import json
+
+        from NetZeroAICT.synthesis.model_card import CARD_NAME, find_model_dir
+
+        return json.loads((find_model_dir(indication) / CARD_NAME).read_text())
 
     def checkInput(self, inputVolume, indication: str):
         """The core's input check (None when the characterisation cannot run here; the engine checks again)."""

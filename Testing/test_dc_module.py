@@ -5,6 +5,7 @@ and the panel, rendered with stand-ins for Slicer's widgets on PySide6, is not c
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -136,6 +137,12 @@ def test_panel_renders_uncramped(qapp, tmp_path):
     footprint.add_run({"energy": {"wh": 0.03}, "co2e_g": 0.014, "avoided": {
         "contrast_ml": 85.0, "iodine_g": 30.0, "contrast_enhanced_exam_kg_co2e": 9.2, "net_kg_co2e": 9.19999}})
     find("footprintGroupBox").layout().addWidget(footprint)
+    from NetZeroAICT.synthesis.model_card import CARD_NAME, find_model_dir
+    from NetZeroAICT.ui.model_panel import ModelPanel
+
+    model = ModelPanel()
+    model.show_card(json.loads((find_model_dir("aorta") / CARD_NAME).read_text()))
+    find("modelCollapsibleButton").layout().addWidget(model)
     panel.resize(400, panel.sizeHint().height())
     panel.show()
     qapp.processEvents()

@@ -97,6 +97,20 @@ def test_logic_process_runs_node_to_node_and_raises_on_refusal(module, ncct_node
     assert caught.value.outcome.status == "refused" and mrml_scene.GetNumberOfNodes() == before
 
 
+def test_logic_reads_the_model_card_each_indication_runs(module):
+    """What the Model section shows: the shipped card of each indication; an unknown one is refused."""
+    from NetZeroAICT.errors import NetZeroAICTError
+    from NetZeroAICT.indications import INDICATIONS
+    from NetZeroAICT.synthesis.model_card import find_model_dir, read_card
+
+    logic = module.DigitalContrastLogic()
+    for name in INDICATIONS:
+        card = logic.modelCard(name)
+        assert card["indication"] == name and card["version"] == read_card(find_model_dir(name)).version
+    with pytest.raises(NetZeroAICTError):
+        logic.modelCard("femur")
+
+
 def test_logic_checks_and_suggests(module, ncct_node):
     pytest.importorskip("NetZeroAICT.characterise")
     logic = module.DigitalContrastLogic()

@@ -108,3 +108,68 @@ def test_uncertainty_legend_draws_the_colour_map(qapp, tmp_path):
     assert prop(legend.low_label, "text") == "20" and prop(legend.high_label, "text") == "60 HU"
     assert "Below 20 HU" in prop(legend.note, "text")
     _save(legend, tmp_path, "uncertainty_legend")
+
+
+def _shipped_cards():
+    import json
+
+    from NetZeroAICT.indications import INDICATIONS
+    from NetZeroAICT.synthesis.model_card import CARD_NAME, find_model_dir
+
+    return {name: json.loads((find_model_dir(name) / CARD_NAME).read_text()) for name in INDICATIONS}
+
+
+def test_model_panel_shows_each_shipped_cards_held_out_evidence(qapp, tmp_path):
+    """For every shipped model: its id and version, what it was trained on, its held-out numbers at both contrast
+    levels as the card has them, each marked and coloured by the card's own targets_met, and its intended use;
+    the panel fits Slicer's module panel (about 400 px) without cutting a label."""
+    from NetZeroAICT.ui.model_panel import MET, ROWS, UNMET, ModelPanel
+
+    panel = ModelPanel()
+    panel.resize(400, 10)
+    panel.show()
+    for name, card in _shipped_cards().items():
+        evidence = panel.show_card(card)
+        panel.resize(400, panel.sizeHint().height())
+        qapp.processEvents()
+        held = card["metrics_held_out"]
+        assert prop(panel.title, "text") == f"nzct-{name} v{card['version']}"
+        assert "synthetic phantoms" in prop(panel.training, "text") and "No patient" in prop(panel.training, "text")
+        assert f"{len(held['test_seeds'])} held-out phantoms" in prop(panel.tested, "text")
+        dice_default, dice_true, target = panel.cells["lumen_dice"]
+        assert prop(dice_default, "text").startswith(f"{held['summary']['lumen_dice']['mean']:.3f}")
+        assert prop(dice_true, "text").startswith(f"{held['matched_level']['summary']['lumen_dice']['mean']:.3f}")
+        assert prop(target, "text") == "≥ 0.90"
+        for _label, key, *_ in ROWS[:4]:
+            for cell, part in zip(panel.cells[key][:2], (held["summary"], held["matched_level"]["summary"])):
+                met = part["targets_met"][key]
+                assert prop(cell, "text").endswith("✓" if met else "✗")
+                assert (MET if met else UNMET) in cell.styleSheet()
+        assert prop(panel.cells["false_contrast_ml"][0], "text") == f"{held['summary']['false_contrast_ml']['mean']:.1f} mL"
+        assert "research use only" in prop(panel.use, "text").lower()
+        assert evidence.rows[1].label == "Lumen MAE"
+        assert panel.minimumSizeHint().width() <= 400
+        assert all(_fits(label) for cells in panel.cells.values() for label in cells)
+        _save(panel, tmp_path, f"model_panel_{name}")
+
+
+def test_model_panel_says_where_the_false_contrast_lies_and_copes_with_older_cards(qapp):
+    from NetZeroAICT.ui.model_panel import MISSING, ModelEvidence, ModelPanel
+
+    card = _shipped_cards()["aorta"]
+    held = card["metrics_held_out"]
+    summary = {**held["summary"], "false_contrast_ml": {"mean": 29.0},
+               "false_contrast_ml_by_tissue": {"mean": {"blood_pool": 20.1, "myocardium": 6.8, "liver": 1.2}}}
+    evidence = ModelEvidence.from_card({**card, "metrics_held_out": {**held, "summary": summary}})
+    assert evidence.false_contrast_where == "False contrast mostly in: blood pool 20.1 mL, myocardium 6.8 mL"
+    old = {k: v for k, v in card.items() if k != "metrics_held_out"}
+    old["metrics_held_out"] = {"summary": {k: v for k, v in held["summary"].items()
+                                           if k != "false_contrast_ml_by_tissue"}, "test_seeds": [1, 2]}
+    panel = ModelPanel()
+    shown = panel.show_card(old)      # no true-level run, no breakdown, no thick voxels
+    assert shown.false_contrast_where == "" and not panel.where.isVisibleTo(panel)
+    assert prop(panel.cells["lumen_dice"][1], "text") == MISSING
+    assert ModelEvidence.from_card({}).tested_on == "Not tested on held-out phantoms"
+    panel.show_missing("No model installed for Aorta.")
+    assert prop(panel.title, "text") == "No model installed for Aorta."
+    assert all(prop(cell, "text") == MISSING for cells in panel.cells.values() for cell in cells)

@@ -23,11 +23,11 @@ def _seeds(seeds: list[int]) -> str:
 
 
 def _where(summary: dict) -> str:
-    """The tissues that hold at least a tenth of the mean false contrast (at most three, largest first), from a
-    summary's ``false_contrast_ml_by_tissue``: e.g. " (blood pool 20.1, myocardium 6.8)"; "" without it."""
-    parts = summary.get("false_contrast_ml_by_tissue", {}).get("mean", {})
-    total = summary["false_contrast_ml"]["mean"]
-    big = [(name, ml) for name, ml in parts.items() if total > 0 and ml >= 0.1 * total][:3]
+    """The tissues holding most of the mean false contrast (``main_false_contrast``): e.g. " (blood pool 20.1,
+    myocardium 6.8)"; "" without a breakdown."""
+    from NetZeroAICT.synthesis.model_card import main_false_contrast
+
+    big = main_false_contrast(summary)
     return " (" + ", ".join(f"{name.replace('_', ' ')} {ml:.1f}" for name, ml in big) + ")" if big else ""
 
 

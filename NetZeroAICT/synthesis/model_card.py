@@ -229,6 +229,16 @@ def find_model_dir(indication: str, model_dir: str | os.PathLike | None = None) 
                                 f"{indication}`), or pass --model DIR")
 
 
+def main_false_contrast(summary: dict, share: float = 0.1, at_most: int = 3) -> list[tuple[str, float]]:
+    """Where a metrics summary's false contrast mostly lies: ``(tissue, mL)`` of the parts of its
+    ``false_contrast_ml_by_tissue`` holding at least ``share`` of the mean false contrast, largest first, at most
+    ``at_most`` of them; ``[]`` for a summary without the breakdown (cards evaluated before it) or without false
+    contrast."""
+    parts = (summary.get("false_contrast_ml_by_tissue") or {}).get("mean") or {}
+    total = (summary.get("false_contrast_ml") or {}).get("mean") or 0.0
+    return [(name, float(ml)) for name, ml in parts.items() if total > 0 and ml >= share * total][:at_most]
+
+
 def read_card(folder: str | os.PathLike) -> ModelCard:
     """Read and validate ``folder/model.json``."""
     path = Path(folder) / CARD_NAME
