@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .qtcompat import Qt, QtWidgets
-
-MISSING = "—"
+from .value_rows import MISSING, add_value_row
 
 
 @dataclass(frozen=True)
@@ -95,17 +94,7 @@ class FootprintPanel(QtWidgets.QWidget):
             grid.addWidget(header, 0, column)
         self.values: dict[str, tuple] = {}
         for row, (label, name, unit, digits, tip) in enumerate(ROWS, start=1):
-            caption = QtWidgets.QLabel(label)
-            caption.setToolTip(tip)
-            grid.addWidget(caption, row, 0)
-            cells = []
-            for column in (1, 2):
-                cell = QtWidgets.QLabel(MISSING)
-                cell.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                cell.setTextInteractionFlags(Qt.TextSelectableByMouse)
-                grid.addWidget(cell, row, column)
-                cells.append(cell)
-            self.values[name] = tuple(cells)
+            self.values[name] = add_value_row(grid, row, label, tip, 2)
         self.runs_label = QtWidgets.QLabel("No synthesis run yet in this session.")
         self.runs_label.setWordWrap(True)
         self.runs_label.setStyleSheet("color: gray;")

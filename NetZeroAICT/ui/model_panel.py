@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from ..synthesis.model_card import main_false_contrast
 from .qtcompat import Qt, QtWidgets
+from .value_rows import MISSING, add_value_row
 
-MISSING = "—"
 MET, UNMET = "#1b7f3b", "#b00020"
 
 #: (label, metric key, format, unit, target text, tooltip) per row; the targets are those of
@@ -146,17 +146,7 @@ class ModelPanel(QtWidgets.QWidget):
             grid.addWidget(header, 0, column)
         self.cells: dict[str, tuple] = {}
         for row, (label, key, _fmt, _unit, _target, tip) in enumerate(ROWS, start=1):
-            caption = QtWidgets.QLabel(label)
-            caption.setToolTip(tip)
-            grid.addWidget(caption, row, 0)
-            cells = []
-            for column in (1, 2, 3):
-                cell = QtWidgets.QLabel(MISSING)
-                cell.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                cell.setTextInteractionFlags(Qt.TextSelectableByMouse)
-                grid.addWidget(cell, row, column)
-                cells.append(cell)
-            self.cells[key] = tuple(cells)
+            self.cells[key] = add_value_row(grid, row, label, tip, 3)
         grid.setColumnStretch(0, 1)
         outer.addLayout(grid)
         self.where = self._note(outer)
