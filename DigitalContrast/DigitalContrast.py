@@ -169,6 +169,7 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.exportButton.connect("clicked(bool)", self.onExportButton)
         self.ui.inputSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.onInputChanged)
+        self.ui.modelFolderPathLineEdit.connect("currentPathChanged(QString)", self.onModelFolderChanged)
 
         # Make sure parameter node is initialized (needed for module reload)
         self.initializeParameterNode()
@@ -236,18 +237,29 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for index, name in enumerate(DEVICES):
             self.ui.deviceComboBox.setItemText(index, _(DEVICE_LABELS[name]))
 
+    def _modelFolder(self) -> str | None:
+        """The model folder chosen under Advanced, or None for the shipped model."""
+        return self.ui.modelFolderPathLineEdit.currentPath.strip() or None
+
+    def onModelFolderChanged(self, path) -> None:
+        self._showModel()
+
     def _showModel(self) -> None:
-        """Show the evidence of the chosen indication's model (its card) when the indication has changed."""
+        """Show the evidence of the model the next run would use (its card) when the indication or the model
+        folder has changed; a folder without a card of that indication is said to be so."""
         indication = self._parameterNode.indication if self._parameterNode else None
-        if indication is None or indication == self._modelShownFor:
+        folder = self._modelFolder()
+        if indication is None or (indication, folder) == self._modelShownFor:
             return
-        self._modelShownFor = indication
+        self._modelShownFor = (indication, folder)
         label = _(INDICATIONS[indication].label)
         try:
-            card = self.logic.modelCard(indication)
-        except Exception as error:  # no model installed: the panel says so, the module stays usable
-            logging.info(f"No model card for {indication}: {error}")
-            self.modelPanel.show_missing(_("No model installed for {indication}.").format(indication=label))
+            card = self.logic.modelCard(indication, folder)
+        except Exception as error:  # no usable model: the panel says why, the module stays usable
+            logging.info(f"No model card for {indication} ({folder or 'shipped'}): {error}")
+            message = (_("This model folder cannot run {indication}: {error}").format(indication=label, error=error)
+                       if folder else _("No model installed for {indication}.").format(indication=label))
+            self.modelPanel.show_missing(message)
             self.ui.modelCollapsibleButton.text = _("Model: none for {indication}").format(indication=label)
             return
         evidence = self.modelPanel.show_card(card)
@@ -308,7 +320,8 @@ class DigitalContrastWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 acceptWarnings = True
         request = SynthesisRequest(p.indication, device=p.device, uncertainty=p.uncertainty,
                                    accept_warnings=acceptWarnings, lumen_hu=p.lumenHU or None,
-                                   dicom_out=self.ui.dicomOutputPathLineEdit.currentPath or None)
+                                   dicom_out=self.ui.dicomOutputPathLineEdit.currentPath or None,
+                                   model_dir=self._modelFolder())
         self._job = self.logic.startSynthesis(
             inputVolume, request, p.outputVolume, p.uncertaintyVolume if p.uncertainty else None,
             onProgress=self.onProgress, onLog=logging.info, onFinished=self.onFinished,
@@ -425,13 +438,19 @@ class DigitalContrastLogic(ScriptedLoadableModuleLogic):
 
         ensure_dependencies(requester=_("Digital Contrast"))
 
-    def modelCard(self, indication: str) -> dict:
-        """The model card (``model.json``) of the shipped model of ``indication``, as a dict."""
-        import json
+    def modelCard(self, indication: str, modelDir: str | None = None) -> dict:
+        """The model card (``model.json``) of the model a run of ``indication`` uses, as a dict: the shipped
+        one, or the one in ``modelDir``. Raises NetZeroAICTError where that folder has no valid card or its model
+        is for another indication (the engine would refuse it)."""
+        from NetZeroAICT.errors import NetZeroAICTError
+        from NetZeroAICT.synthesis.model_card import find_model_dir, read_card
 
-        from NetZeroAICT.synthesis.model_card import CARD_NAME, find_model_dir
-
-        return json.loads((find_model_dir(indication) / CARD_NAME).read_text())
+        folder = find_model_dir(indication, modelDir)
+        card = read_card(folder)
+        if card.indication != indication:
+            raise NetZeroAICTError(f"the model in this folder is for {card.indication!r}, not {indication!r}",
+                                   where=str(folder), hint="pick the model folder of the indication you chose")
+        return card.to_dict()
 
     def checkInput(self, inputVolume, indication: str):
         """The core's input check (None when the characterisation cannot run here; the engine checks again)."""

@@ -5,6 +5,7 @@ the real core and a subprocess. Widget and Test classes still need Slicer itself
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 
@@ -109,6 +110,24 @@ def test_logic_reads_the_model_card_each_indication_runs(module):
         assert card["indication"] == name and card["version"] == read_card(find_model_dir(name)).version
     with pytest.raises(NetZeroAICTError):
         logic.modelCard("femur")
+
+
+def test_logic_reads_a_chosen_model_folder_and_refuses_one_of_another_indication(module, tmp_path):
+    import shutil
+
+    from NetZeroAICT.errors import NetZeroAICTError
+    from NetZeroAICT.synthesis.model_card import find_model_dir
+
+    logic = module.DigitalContrastLogic()
+    mine = tmp_path / "my-aorta"
+    shutil.copytree(find_model_dir("aorta"), mine)
+    card = json.loads((mine / "model.json").read_text())
+    (mine / "model.json").write_text(json.dumps({**card, "version": "9.9.9"}))
+    assert logic.modelCard("aorta", str(mine))["version"] == "9.9.9"
+    with pytest.raises(NetZeroAICTError, match="for 'aorta', not 'limb'"):
+        logic.modelCard("limb", str(mine))
+    with pytest.raises(NetZeroAICTError, match="no model.json"):
+        logic.modelCard("aorta", str(tmp_path))
 
 
 def test_logic_checks_and_suggests(module, ncct_node):
