@@ -80,13 +80,14 @@ def case_metrics(synthetic: np.ndarray, ncct: np.ndarray, cta: np.ndarray, lumen
 def summarise(rows: list[dict]) -> dict:
     """Mean, min and max of each metric over cases, and whether each target is met (on the mean). A metric that
     is a breakdown (a dict, e.g. ``false_contrast_ml_by_tissue``) gets the mean of each of its parts over all the
-    cases (0 where a case has none of it), largest first."""
+    cases (0 where a case has none of it), largest first; parts whose mean rounds to 0 are left out."""
     summary = {}
     for key in rows[0]:
         if isinstance(rows[0][key], dict):
             parts = {part for r in rows for part in r.get(key, {})}
             means = {part: round(sum(r.get(key, {}).get(part, 0.0) for r in rows) / len(rows), 4) for part in parts}
-            summary[key] = {"mean": dict(sorted(means.items(), key=lambda item: (-item[1], item[0])))}
+            summary[key] = {"mean": dict(sorted(((part, ml) for part, ml in means.items() if ml > 0),
+                                                key=lambda item: (-item[1], item[0])))}
             continue
         values = np.array([r[key] for r in rows], dtype=float)
         summary[key] = {"mean": round(float(values.mean()), 4), "min": round(float(values.min()), 4),
