@@ -616,6 +616,8 @@ def test_false_contrast_by_tissue_splits_the_millilitres_by_the_label_map():
     summary = summarise([row, clean])["false_contrast_ml_by_tissue"]["mean"]   # 0 where a case has none
     assert summary == {"blood_pool": pytest.approx(0.048), "9": pytest.approx(0.008), "muscle": pytest.approx(0.001)}
     assert list(summary) == ["blood_pool", "9", "muscle"]
+    tiny = {**clean, "false_contrast_ml_by_tissue": {"skin": 0.0001}}     # a mean of 0.00003 mL: left out
+    assert "skin" not in summarise([clean, clean, tiny, clean])["false_contrast_ml_by_tissue"]["mean"]
 
 
 def test_false_lumen_in_a_little_enhancing_organ_counts_against_the_dice():
