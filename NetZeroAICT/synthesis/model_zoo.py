@@ -51,7 +51,7 @@ SHIPPED_BUDGET: dict[str, dict] = {"aorta": {"epochs": 1668, "train_cases": 20, 
                                                  "epochs": 194},
                                    "neck_brain": {"minutes": 150.0, "restart_at_minutes": 95.0, "train_cases": 10,
                                                   "seed": 0, "fine_tune": {"minutes": 45.0, "train_cases": 20}},
-                                   "limb": {"epochs": 200, "train_cases": 20, "seed": 0},
+                                   "limb": {"epochs": 400, "train_cases": 20, "seed": 0},
                                    "coronary": {"epochs": 587, "train_cases": 20, "seed": 0}}
 
 
