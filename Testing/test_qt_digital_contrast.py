@@ -161,7 +161,7 @@ def test_model_panel_says_where_the_false_contrast_lies_and_copes_with_older_car
     summary = {**held["summary"], "false_contrast_ml": {"mean": 29.0},
                "false_contrast_ml_by_tissue": {"mean": {"blood_pool": 20.1, "myocardium": 6.8, "liver": 1.2}}}
     evidence = ModelEvidence.from_card({**card, "metrics_held_out": {**held, "summary": summary}})
-    assert evidence.false_contrast_where == "False contrast mostly in: blood pool 20.1 mL, myocardium 6.8 mL"
+    assert evidence.false_contrast_where == "False contrast mostly in: heart blood pool 20.1 mL, myocardium 6.8 mL"
     old = {k: v for k, v in card.items() if k != "metrics_held_out"}
     old["metrics_held_out"] = {"summary": {k: v for k, v in held["summary"].items()
                                            if k != "false_contrast_ml_by_tissue"}, "test_seeds": [1, 2]}

@@ -163,9 +163,9 @@ def test_readme_table_says_where_the_false_contrast_lies():
     spec.loader.exec_module(model_table)
     parts = {"blood_pool": 20.0, "myocardium": 7.0, "liver": 1.5, "muscle": 0.9, "fat": 0.1}
     summary = {"false_contrast_ml": {"mean": 29.5}, "false_contrast_ml_by_tissue": {"mean": parts}}
-    assert model_table._where(summary) == " (blood pool 20.0, myocardium 7.0)"
+    assert model_table._where(summary) == " (heart blood pool 20.0, myocardium 7.0)"
     summary["false_contrast_ml"]["mean"] = 12.0
-    assert model_table._where(summary) == " (blood pool 20.0, myocardium 7.0, liver 1.5)"
+    assert model_table._where(summary) == " (heart blood pool 20.0, myocardium 7.0, liver 1.5)"
     assert model_table._where({"false_contrast_ml": {"mean": 3.0}}) == ""
     assert model_table._where({"false_contrast_ml": {"mean": 0.0}, "false_contrast_ml_by_tissue": {"mean": {}}}) == ""
 

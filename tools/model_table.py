@@ -25,10 +25,10 @@ def _seeds(seeds: list[int]) -> str:
 def _where(summary: dict) -> str:
     """The tissues holding most of the mean false contrast (``main_false_contrast``): e.g. " (blood pool 20.1,
     myocardium 6.8)"; "" without a breakdown."""
-    from NetZeroAICT.synthesis.model_card import main_false_contrast
+    from NetZeroAICT.synthesis.model_card import main_false_contrast, tissue_words
 
     big = main_false_contrast(summary)
-    return " (" + ", ".join(f"{name.replace('_', ' ')} {ml:.1f}" for name, ml in big) + ")" if big else ""
+    return " (" + ", ".join(f"{tissue_words(name)} {ml:.1f}" for name, ml in big) + ")" if big else ""
 
 
 def table() -> str:

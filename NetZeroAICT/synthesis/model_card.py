@@ -229,6 +229,17 @@ def find_model_dir(indication: str, model_dir: str | os.PathLike | None = None) 
                                 f"{indication}`), or pass --model DIR")
 
 
+#: How a phantom tissue label reads to a radiologist where it does not say enough by itself.
+TISSUE_WORDS = {"blood_pool": "heart blood pool", "wall": "vessel wall", "lung_vessel": "lung vessels",
+                "vein": "veins", "bowel_fluid": "bowel contents"}
+
+
+def tissue_words(label: str) -> str:
+    """A phantom tissue label as words: :data:`TISSUE_WORDS`, else the label with spaces ("soft_plaque": "soft
+    plaque")."""
+    return TISSUE_WORDS.get(label, label.replace("_", " "))
+
+
 def main_false_contrast(summary: dict, share: float = 0.1, at_most: int = 3) -> list[tuple[str, float]]:
     """Where a metrics summary's false contrast mostly lies: ``(tissue, mL)`` of the parts of its
     ``false_contrast_ml_by_tissue`` holding at least ``share`` of the mean false contrast, largest first, at most

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..synthesis.model_card import main_false_contrast
+from ..synthesis.model_card import main_false_contrast, tissue_words
 from .qtcompat import Qt, QtWidgets
 from .value_rows import MISSING, add_value_row
 
@@ -108,7 +108,7 @@ def _where(summary: dict) -> str:
     big = main_false_contrast(summary)
     if not big:
         return ""
-    return "False contrast mostly in: " + ", ".join(f"{name.replace('_', ' ')} {ml:.1f} mL" for name, ml in big)
+    return "False contrast mostly in: " + ", ".join(f"{tissue_words(name)} {ml:.1f} mL" for name, ml in big)
 
 
 def _mark(met: bool | None) -> str:
