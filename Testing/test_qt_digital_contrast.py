@@ -135,6 +135,9 @@ def test_model_panel_shows_each_shipped_cards_held_out_evidence(qapp, tmp_path):
         held = card["metrics_held_out"]
         assert prop(panel.title, "text") == f"nzct-{name} v{card['version']}"
         assert "synthetic phantoms" in prop(panel.training, "text") and "No patient" in prop(panel.training, "text")
+        if name == "neck_brain":    # fine-tuned: both trainings' phantoms and minutes
+            assert "10 synthetic phantoms, then fine-tuned on 20 synthetic phantoms" in prop(panel.training, "text")
+            assert "min in all" in prop(panel.training, "text")
         assert f"{len(held['test_seeds'])} held-out phantoms" in prop(panel.tested, "text")
         dice_default, dice_true, target = panel.cells["lumen_dice"]
         assert prop(dice_default, "text").startswith(f"{held['summary']['lumen_dice']['mean']:.3f}")
@@ -170,6 +173,13 @@ def test_model_panel_says_where_the_false_contrast_lies_and_copes_with_older_car
     assert shown.false_contrast_where == "" and not panel.where.isVisibleTo(panel)
     assert prop(panel.cells["lumen_dice"][1], "text") == MISSING
     assert ModelEvidence.from_card({}).tested_on == "Not tested on held-out phantoms"
+    assert "No patient" not in ModelEvidence.from_card({}).training      # a card that does not say claims nothing
+    training = card["training"]       # a model that also learnt from real CTAs (or a user's own pairs) says so
+    real = {**card, "training": {**training, "dataset": {**training["dataset"], "real_cta": ["cta1.nii.gz"]}}}
+    assert "No patient" not in ModelEvidence.from_card(real).training
+    assert ModelEvidence.from_card(real).training.startswith("Trained on 20 training cases")
+    own = {**card, "training": {**training, "dataset": {"generator": "registered pairs"}}}
+    assert "not (only) the foundry's phantoms" in ModelEvidence.from_card(own).training
     panel.show_missing("No model installed for Aorta.")
     assert prop(panel.title, "text") == "No model installed for Aorta."
     assert all(prop(cell, "text") == MISSING for cells in panel.cells.values() for cell in cells)

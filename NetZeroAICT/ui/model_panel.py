@@ -9,7 +9,7 @@ it was measured on patients. :class:`ModelEvidence` reads them from a card (plai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..synthesis.model_card import main_false_contrast, tissue_words
 from .qtcompat import Qt, QtWidgets
@@ -55,7 +55,6 @@ class ModelEvidence:
     false_contrast_where: str = ""
     thick: str = ""
     intended_use: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_card(cls, card: dict) -> "ModelEvidence":
@@ -63,17 +62,21 @@ class ModelEvidence:
         phantoms) show as missing rather than failing."""
         title = f"{card.get('model_id', '?')} v{card.get('version', '?')}"
         training = card.get("training") or {}
-        n_train = training.get("n_train_cases")
         first = (training.get("initialised_from") or {}).get("its_training") or {}
-        on = (f"{n_train} synthetic phantoms" if n_train else "synthetic phantoms")
-        if first.get("n_train_cases"):
-            on = f"{first['n_train_cases']} synthetic phantoms, then fine-tuned on {n_train or 'more'}"
+        runs = [run for run in (first, training) if run]
+        phantoms_only = bool(runs) and all(_phantoms_only(run) for run in runs)
+        what = "synthetic phantoms" if phantoms_only else "training cases"
+        counts = [f"{run['n_train_cases']} {what}" if run.get("n_train_cases") else what for run in runs]
+        on = (f"{counts[0]}, then fine-tuned on {counts[1]}" if len(counts) == 2
+              else counts[0] if counts else what)
         device = str(training.get("device", "cpu"))
         where = "a GPU" if device.startswith("cuda") else "a CPU"
-        seconds = [t.get("training_time_s") for t in (training, first) if t.get("training_time_s")]
+        seconds = [run["training_time_s"] for run in runs if run.get("training_time_s")]
         took = (f", {sum(seconds) / 60:.0f} min{' in all' if len(seconds) > 1 else ''} on {where}"
                 if seconds else "")
-        trained = f"Trained on {on}{took}. No patient scan was used in training or testing."
+        trained = (f"Trained on {on}{took}. "
+                   + ("No patient scan was used in training or testing." if phantoms_only else
+                      "Its training data are not (only) the foundry's phantoms: see the card's training section."))
         held = card.get("metrics_held_out") or {}
         summary = held.get("summary") or {}
         matched = (held.get("matched_level") or {}).get("summary") or {}
@@ -100,6 +103,13 @@ class ModelEvidence:
                           f"{thick['summary']['lumen_dice']['mean']:.2f}.")
         return cls(title=title, training=trained, tested_on=tested, rows=tuple(rows), false_contrast_where=where,
                    thick=thick_text, intended_use=str(card.get("intended_use", "")))
+
+
+def _phantoms_only(training: dict) -> bool:
+    """Whether a card's training section says it learnt from the foundry's phantoms alone (no virtual non-contrast
+    pairs of real CTAs, no users' registered pairs)."""
+    dataset = training.get("dataset") or {}
+    return "NetZeroAICT.foundry" in str(dataset.get("generator", "")) and not dataset.get("real_cta")
 
 
 def _where(summary: dict) -> str:
