@@ -150,6 +150,11 @@ def test_model_panel_shows_each_shipped_cards_held_out_evidence(qapp, tmp_path):
                 assert (MET if met else UNMET) in cell.styleSheet()
         assert prop(panel.cells["false_contrast_ml"][0], "text") == f"{held['summary']['false_contrast_ml']['mean']:.1f} mL"
         assert "research use only" in prop(panel.use, "text").lower()
+        thrombus = held["summary"]["false_contrast_ml_by_tissue"]["mean"].get("thrombus")
+        assert panel.thrombus.isVisibleTo(panel) == bool(thrombus)      # the card's own breakdown decides
+        if thrombus:
+            assert f"{thrombus:.2f} mL per phantom" in prop(panel.thrombus, "text")
+            assert "filling defect" in prop(panel.thrombus, "text")
         assert evidence.rows[1].label == "Lumen MAE"
         assert panel.minimumSizeHint().width() <= 400
         assert all(_fits(label) for cells in panel.cells.values() for label in cells)

@@ -53,6 +53,7 @@ class ModelEvidence:
     tested_on: str
     rows: tuple[MetricRow, ...] = ()
     false_contrast_where: str = ""
+    thrombus: str = ""
     thick: str = ""
     intended_use: str = ""
 
@@ -102,7 +103,7 @@ class ModelEvidence:
             thick_text = (f"With ≈ {size:g} mm voxels (a routine thick-slice scan): lumen Dice "
                           f"{thick['summary']['lumen_dice']['mean']:.2f}.")
         return cls(title=title, training=trained, tested_on=tested, rows=tuple(rows), false_contrast_where=where,
-                   thick=thick_text, intended_use=str(card.get("intended_use", "")))
+                   thrombus=_thrombus(summary), thick=thick_text, intended_use=str(card.get("intended_use", "")))
 
 
 def _phantoms_only(training: dict) -> bool:
@@ -119,6 +120,17 @@ def _where(summary: dict) -> str:
     if not big:
         return ""
     return "False contrast mostly in: " + ", ".join(f"{tissue_words(name)} {ml:.1f} mL" for name, ml in big)
+
+
+def _thrombus(summary: dict) -> str:
+    """A warning where the model drew any of the test phantoms' thrombus (emboli, occlusions, mural thrombus) more
+    than 100 HU too bright, however little of its false contrast that is: a filling defect is what an angiogram is
+    read for."""
+    ml = ((summary.get("false_contrast_ml_by_tissue") or {}).get("mean") or {}).get("thrombus")
+    if not ml:
+        return ""
+    return (f"Thrombus drawn as enhanced lumen on the test phantoms: {ml:.2f} mL per phantom. A filling defect "
+            "(embolus, occlusion) may not show in the synthetic image.")
 
 
 def _mark(met: bool | None) -> str:
@@ -160,6 +172,8 @@ class ModelPanel(QtWidgets.QWidget):
         grid.setColumnStretch(0, 1)
         outer.addLayout(grid)
         self.where = self._note(outer)
+        self.thrombus = self._note(outer)
+        self.thrombus.setStyleSheet("color: #b00020; font-weight: bold;")
         self.thick = self._note(outer)
         self.use = self._note(outer)
         self.use.setStyleSheet("color: #b00020;")
@@ -187,7 +201,8 @@ class ModelPanel(QtWidgets.QWidget):
                 cell.setToolTip(row.tooltip + ("" if met is None else
                                                f"\n{'Meets' if met else 'Does not meet'} the target {row.target}."))
             target.setText(row.target)
-        for label, text in ((self.where, evidence.false_contrast_where), (self.thick, evidence.thick),
+        for label, text in ((self.where, evidence.false_contrast_where), (self.thrombus, evidence.thrombus),
+                            (self.thick, evidence.thick),
                             (self.use, evidence.intended_use)):
             label.setText(text)
             label.setVisible(bool(text))
@@ -197,7 +212,7 @@ class ModelPanel(QtWidgets.QWidget):
         """No model to describe (e.g. none installed for the indication): say so and clear the table."""
         self.evidence = None
         self.title.setText(message)
-        for label in (self.training, self.tested, self.where, self.thick, self.use):
+        for label in (self.training, self.tested, self.where, self.thrombus, self.thick, self.use):
             label.setText("")
             label.setVisible(False)
         for cells in self.cells.values():
