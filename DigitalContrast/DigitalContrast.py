@@ -442,14 +442,11 @@ class DigitalContrastLogic(ScriptedLoadableModuleLogic):
         """The model card (``model.json``) of the model a run of ``indication`` uses, as a dict: the shipped
         one, or the one in ``modelDir``. Raises NetZeroAICTError where that folder has no valid card or its model
         is for another indication (the engine would refuse it)."""
-        from NetZeroAICT.errors import NetZeroAICTError
-        from NetZeroAICT.synthesis.model_card import find_model_dir, read_card
+        from NetZeroAICT.synthesis.model_card import check_indication, find_model_dir, read_card
 
         folder = find_model_dir(indication, modelDir)
         card = read_card(folder)
-        if card.indication != indication:
-            raise NetZeroAICTError(f"the model in this folder is for {card.indication!r}, not {indication!r}",
-                                   where=str(folder), hint="pick the model folder of the indication you chose")
+        check_indication(card, indication, folder)
         return card.to_dict()
 
     def checkInput(self, inputVolume, indication: str):

@@ -26,7 +26,7 @@ from ..volume_io import volume_sha256
 from .grids import from_network_order, in_network_order, input_grid_chunks, to_model_grid, to_network_order
 from .guard import check_before_synthesis
 from .inference import InferenceSettings, SynthesisCancelled, gate_enhancement, predict_enhancement
-from .model_card import ModelCard, find_model_dir, load_model
+from .model_card import ModelCard, check_indication, find_model_dir, load_model
 from .network import network_stride, scan_voxel_edges_zyx
 from .record import EnergyMeter, FootprintSettings, footprint, peak_rss_gb
 
@@ -139,10 +139,7 @@ class SynthesisEngine:
         """Load the card and the SHA-256-checked weights (once)."""
         if self.network is None:
             self.card, self.network = load_model(self.model_dir, self.device)
-            if self.card.indication != self.indication:
-                raise NetZeroAICTError(f"the model in this folder is for {self.card.indication!r}, not "
-                                       f"{self.indication!r}", where=str(self.model_dir),
-                                       hint="pick the model folder of the indication you asked for")
+            check_indication(self.card, self.indication, self.model_dir)
         return self.card
 
     @property

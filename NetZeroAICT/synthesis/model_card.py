@@ -250,6 +250,13 @@ def main_false_contrast(summary: dict, share: float = 0.1, at_most: int = 3) -> 
     return [(name, float(ml)) for name, ml in parts.items() if total > 0 and ml >= share * total][:at_most]
 
 
+def check_indication(card: ModelCard, indication: str, folder) -> None:
+    """Refuse a model folder whose card is for another indication than the one asked for."""
+    if card.indication != indication:
+        raise NetZeroAICTError(f"the model in this folder is for {card.indication!r}, not {indication!r}",
+                               where=str(folder), hint="pick the model folder of the indication you asked for")
+
+
 def read_card(folder: str | os.PathLike) -> ModelCard:
     """Read and validate ``folder/model.json``."""
     path = Path(folder) / CARD_NAME

@@ -11,26 +11,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..synthesis.evaluation import TARGETS
 from ..synthesis.model_card import main_false_contrast, tissue_words
 from .qtcompat import Qt, QtWidgets
 from .value_rows import MISSING, add_value_row
 
 MET, UNMET = "#1b7f3b", "#b00020"
 
-#: (label, metric key, format, unit, target text, tooltip) per row; the targets are those of
-#: :data:`NetZeroAICT.synthesis.evaluation.TARGETS`, whose outcome the card's ``targets_met`` holds.
+#: (label, metric key, format, unit, tooltip) per row; a metric with a target in
+#: :data:`NetZeroAICT.synthesis.evaluation.TARGETS` shows it, and the card's ``targets_met`` says whether it is met.
 ROWS = (
-    ("Lumen Dice", "lumen_dice", "{:.3f}", "", "≥ 0.90",
+    ("Lumen Dice", "lumen_dice", "{:.3f}", "",
      "Overlap of the synthetic and true lumen (voxels above 150 HU), anywhere in the body."),
-    ("Lumen MAE", "lumen_mae_hu", "{:.0f}", " HU", "≤ 30 HU",
+    ("Lumen MAE", "lumen_mae_hu", "{:.0f}", " HU",
      "Mean absolute error inside the true lumen. At the default level it includes the phantom's random contrast "
      "level, which no non-contrast CT shows."),
-    ("Non-vessel MAE", "nonvessel_mae_hu", "{:.1f}", " HU", "≤ 10 HU",
+    ("Non-vessel MAE", "nonvessel_mae_hu", "{:.1f}", " HU",
      "Mean absolute error over the body outside the vessels (enhancing organs included)."),
-    ("PSNR", "psnr_db", "{:.1f}", " dB", "≥ 35 dB", "Peak signal-to-noise ratio over the body."),
-    ("False contrast", "false_contrast_ml", "{:.1f}", " mL", "",
+    ("PSNR", "psnr_db", "{:.1f}", " dB", "Peak signal-to-noise ratio over the body."),
+    ("False contrast", "false_contrast_ml", "{:.1f}", " mL",
      "Volume outside the lumen made more than 100 HU brighter than the truth, per phantom."),
 )
+
+
+def target_text(key: str, unit: str) -> str:
+    """The target of metric ``key`` as it reads ("≥ 0.90", "≤ 30 HU"), from the evaluation's own targets; "" for
+    a metric without one."""
+    if key not in TARGETS:
+        return ""
+    op, goal = TARGETS[key]
+    value = f"{goal:g}{unit}" if unit else f"{goal:.2f}"      # a Dice reads 0.90
+    return f"{'≥' if op == '>=' else '≤'} {value}"
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,9 @@ class ModelEvidence:
         tested = (f"Tested on {len(seeds)} held-out phantoms (seeds {seeds[0]}–{seeds[-1]}, never seen in training)"
                   if seeds else "Not tested on held-out phantoms")
         rows = []
-        for label, key, fmt, unit, target, tip in ROWS:
+        for label, key, fmt, unit, tip in ROWS:
+            target = target_text(key, unit)
+
             def cell(part):
                 value = (part.get(key) or {}).get("mean")
                 return MISSING if value is None else fmt.format(value) + unit
@@ -167,16 +180,16 @@ class ModelPanel(QtWidgets.QWidget):
             header.setAlignment((Qt.AlignRight if column else Qt.AlignLeft) | Qt.AlignVCenter)
             grid.addWidget(header, 0, column)
         self.cells: dict[str, tuple] = {}
-        for row, (label, key, _fmt, _unit, _target, tip) in enumerate(ROWS, start=1):
+        for row, (label, key, _fmt, _unit, tip) in enumerate(ROWS, start=1):
             self.cells[key] = add_value_row(grid, row, label, tip, 3)
         grid.setColumnStretch(0, 1)
         outer.addLayout(grid)
         self.where = self._note(outer)
         self.thrombus = self._note(outer)
-        self.thrombus.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.thrombus.setStyleSheet(f"color: {UNMET}; font-weight: bold;")
         self.thick = self._note(outer)
         self.use = self._note(outer)
-        self.use.setStyleSheet("color: #b00020;")
+        self.use.setStyleSheet(f"color: {UNMET};")
 
     @staticmethod
     def _note(layout):
